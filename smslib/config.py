@@ -99,6 +99,13 @@ def _phone_format(value: str) -> str:
     return value
 
 
+def _optional_int(value: str) -> str:
+    value = value.strip()
+    if value:
+        int(value)
+    return value
+
+
 def _region(value: str) -> str:
     value = value.strip().upper()
     if len(value) != 2 or not value.isalpha():
@@ -171,7 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- the built-in sandbox (used when SMS_API_URL is empty)
     Setting("SMS_SANDBOX_TIME_SCALE", "sandbox_time_scale", "1", _positive_float,
             "Multiplies the sandbox's simulated delivery delays (0.01 = 100x faster)."),
-    Setting("SMS_SANDBOX_SEED", "sandbox_seed", "", _text, "Seed for the sandbox's simulation. Empty: random."),
+    Setting("SMS_SANDBOX_SEED", "sandbox_seed", "", _optional_int, "Seed for the sandbox's simulation. Empty: random."),
 )
 
 _SECRET_ATTRS = frozenset(s.attr for s in SETTINGS if s.secret)
