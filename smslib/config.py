@@ -42,31 +42,31 @@ def _bool(value: str) -> bool:
     raise ValueError("use true or false")
 
 
+def _number(value: str, kind: type) -> Any:
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise ValueError("must be a whole number" if kind is int else "must be a number") from None
+
+
 def _positive_float(value: str) -> float:
-    number = float(value)
+    number = _number(value, float)
     if not number > 0:
         raise ValueError("must be greater than 0")
     return number
 
 
 def _non_negative_float(value: str) -> float:
-    number = float(value)
+    number = _number(value, float)
     if number < 0:
         raise ValueError("must not be negative")
     return number
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
+    number = _number(value, int)
     if number < 1:
         raise ValueError("must be at least 1")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must not be negative")
     return number
 
 
@@ -102,7 +102,7 @@ def _phone_format(value: str) -> str:
 def _optional_int(value: str) -> str:
     value = value.strip()
     if value:
-        int(value)
+        _number(value, int)
     return value
 
 
@@ -164,8 +164,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMS_RATE_LIMIT_REQUESTS", "rate_limit_requests", "0", _non_negative_float,
             "Most gateway requests per second, for the whole account. 0: no limit."),
     # -- storage and background work
-    Setting("SMS_DB_URL", "db_url", "sqlite:///data/sms.db", _text,
-            "The store: a SQLAlchemy URL; sqlite:///path or postgresql://user:pass@host/db.", secret=True),
+    Setting("SMS_DB_URL", "db_url", "", _text,
+            "The store: a database URL, sqlite:///path or postgresql://user:pass@host/db. "
+            "Empty: sqlite:///data/sms.db (inside SMS_DATA_DIR).", secret=True),
     Setting("SMS_DATA_DIR", "data_dir", "data", _text, "Folder for runtime files (the SQLite store, the sandbox's state)."),
     Setting("SMS_SYNC_INTERVAL", "sync_interval", "30", _positive_float, "Seconds between delivery-report syncs."),
     Setting("SMS_PENDING_CHECK_AFTER", "pending_check_after", "300", _non_negative_float,
@@ -209,7 +210,7 @@ class Settings:
     batch_size: int = 500
     rate_limit_sms: float = 0.0
     rate_limit_requests: float = 0.0
-    db_url: str = "sqlite:///data/sms.db"
+    db_url: str = ""
     data_dir: str = "data"
     sync_interval: float = 30.0
     pending_check_after: float = 300.0
@@ -237,8 +238,9 @@ class Settings:
             try:
                 kwargs[setting.attr] = setting.parse(raw)
             except ValueError as e:
-                shown = "(hidden)" if setting.secret else repr(raw)
-                raise ConfigError(f"{setting.env}={shown} is not valid: {e}", field=setting.env) from None
+                # A parser's own message may quote the value: never show it for a secret.
+                shown = "(value hidden)" if setting.secret else f"{raw!r}: {e}"
+                raise ConfigError(f"{setting.env} is not valid, {shown}", field=setting.env) from None
         return cls(**kwargs)
 
     def __repr__(self) -> str:
@@ -264,6 +266,11 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    @property
+    def store_url(self) -> str:
+        """The database URL in use: ``SMS_DB_URL``, or the SQLite file in the data folder."""
+        return self.db_url or f"sqlite:///{self.data_path / 'sms.db'}"
 
     def with_gateway(self, url: str, username: str, password: str,
                      simpleapi_email: str = "", simpleapi_password: str = "") -> Settings:

@@ -1,0 +1,112 @@
+"""``python -m smslib``: the command line, mirroring the library one command per feature.
+
+Every command reads the same settings as the app. Errors are one clear line on stderr
+and exit status 1 (2 for wrong usage); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from .config import Settings
+from .errors import SmsError
+from .gateway import Gateway, connect
+
+Command = Callable[[argparse.Namespace, Settings, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m smslib", description="Send SMS and read delivery reports.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    send = commands.add_parser("send", help="send one message to one or more numbers")
+    send.add_argument("phones", nargs="+", metavar="PHONE", help="recipient numbers, in any usual format")
+    send.add_argument("--message", "-m", required=True, help="the message text")
+    send.add_argument("--sender", help="sender name or number")
+    send.add_argument("--priority", type=int, choices=range(4), help="0 (lowest) to 3 (highest)")
+    send.add_argument("--flash", action="store_true", help="send as a flash SMS")
+    send.add_argument("--cost-center", help="cost centre for billing")
+    send.add_argument("--transaction-id", help="idempotency key; repeat it to retry safely")
+    send.add_argument("--simple", action="store_true", help="send through /SimpleApi")
+    send.set_defaults(run=_send)
+
+    reports = commands.add_parser(
+        "reports", help="print delivery reports as JSON lines (the unread ones, or those of --ids)",
+        description="Without --mark-as-read nothing is marked read, so reading is always safe.")
+    reports.add_argument("--ids", nargs="+", metavar="ID", help="message ids to ask about")
+    reports.add_argument("--mark-as-read", action="store_true", help="mark the returned reports as read")
+    reports.set_defaults(run=_reports)
+
+    env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
+    env.set_defaults(run=_env_example, needs_settings=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env() if getattr(args, "needs_settings", True) else Settings()
+        return args.run(args, settings, out)
+    except SmsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _with_gateway(settings: Settings, work: Callable[[Gateway], int]) -> int:
+    with connect(settings) as gateway:
+        return work(gateway)
+
+
+def _send(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    def work(gateway: Gateway) -> int:
+        client = gateway.client
+        if args.simple:
+            result = client.simple_send(args.phones, args.message, sender=args.sender)
+        else:
+            result = client.send(
+                args.phones, args.message, sender=args.sender, transaction_id=args.transaction_id,
+                priority=args.priority, flash=args.flash or None, cost_center=args.cost_center,
+            )
+        for phone, message_id in result.pairs():
+            print(f"{phone}\t{message_id}", file=out)
+        return 0
+
+    return _with_gateway(settings, work)
+
+
+def _reports(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    def work(gateway: Gateway) -> int:
+        batch = gateway.client.delivery_reports(
+            message_ids=args.ids, mark_as_read=args.mark_as_read
+        )
+        for report in batch.reports:
+            print(json.dumps(_report_json(report), ensure_ascii=False), file=out)
+        return 0
+
+    return _with_gateway(settings, work)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {
+        "report_id": report.report_id,
+        "message_id": report.message_id,
+        "phone": report.phone,
+        "status": int(report.status),
+        "status_name": report.status.name.lower(),
+        "delivery_time": report.delivery_time.isoformat() if report.delivery_time else None,
+    }
+
+
+def _env_example(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from .envfile import env_example
+
+    out.write(env_example())
+    return 0
