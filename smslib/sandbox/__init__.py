@@ -1,0 +1,13 @@
+"""A local implementation of the SMS gateway API (gateway-api.md), for development and tests.
+
+``SandboxBackend`` holds the rules and state, ``create_app`` puts HTTP in front of it,
+``serve_in_thread`` runs it on a free port, and ``python -m smslib.sandbox`` serves it.
+"""
+
+from .app import create_app
+from .backend import Admission, Faults, SandboxBackend, SandboxConfig
+from .errors import SandboxError
+from .server import RunningSandbox, SandboxServerError, serve_in_thread
+
+__all__ = ["Admission", "Faults", "RunningSandbox", "SandboxBackend", "SandboxConfig", "SandboxError",
+           "SandboxServerError", "create_app", "serve_in_thread"]

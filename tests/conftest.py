@@ -1,0 +1,38 @@
+"""Shared fixtures: one sandbox gateway per test session on 127.0.0.1, reset before each test.
+
+Use ``sandbox`` in a test: a ``RunningSandbox`` with ``.url``, ``.username``/``.password``
+(Basic Auth), ``.email``/``.simple_password`` (SimpleApi) and ``.backend`` (inspection,
+``configure_faults``, ``force_deliver_all``). Its delays are scaled by 0.001, so most
+reports are due within milliseconds; call ``sandbox.backend.force_deliver_all()`` when a
+test needs every report now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from smslib.sandbox import RunningSandbox, serve_in_thread
+
+SANDBOX_SEED = 20261124
+SANDBOX_TIME_SCALE = 0.001
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[RunningSandbox]:
+    """The session's sandbox gateway (fixed seed, delays x0.001); prefer ``sandbox``."""
+    server = serve_in_thread(seed=SANDBOX_SEED, time_scale=SANDBOX_TIME_SCALE)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The session's sandbox, empty and without faults; an error inside the server fails the test."""
+    # A request a previous test's fault still holds would land in this test's state.
+    if not sandbox_server.backend.wait_idle(timeout=10):
+        pytest.fail("a request held by an earlier test's hang fault is still in flight after 10 s")
+    sandbox_server.backend.reset()
+    yield sandbox_server
+    sandbox_server.raise_errors()

@@ -1,0 +1,88 @@
+"""The command line end to end: a real process against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "smslib", *args], env=full_env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def cli_env(sandbox, tmp_path):
+    return {
+        "SMS_API_URL": sandbox.url,
+        "SMS_API_USERNAME": sandbox.username,
+        "SMS_API_PASSWORD": sandbox.password,
+        "SMS_SIMPLEAPI_EMAIL": sandbox.email,
+        "SMS_SIMPLEAPI_PASSWORD": sandbox.simple_password,
+        "SMS_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+def test_send_prints_one_phone_and_message_id_per_recipient(cli_env, sandbox, tmp_path):
+    done = run_cli(["send", "48600100200", "48600100201", "--message", "Hello", "--sender", "ACME",
+                    "--priority", "2", "--cost-center", "it", "--transaction-id", "cli-1"], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    accepted = {m["message_id"]: m for m in sandbox.backend.accepted_messages()}
+    assert [phone for phone, _ in lines] == ["48600100200", "48600100201"]
+    assert all(accepted[mid]["phone"] == phone for phone, mid in lines)
+    assert {m["transaction_id"] for m in accepted.values()} == {"cli-1"}
+
+
+def test_send_through_simple_api(cli_env, sandbox, tmp_path):
+    done = run_cli(["send", "48600100200", "--message", "Hello", "--simple"], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(sandbox.backend.accepted_messages()) == 1
+
+
+def test_reports_prints_json_lines(cli_env, sandbox, tmp_path):
+    sent = run_cli(["send", "48600100000", "48600100003", "--message", "Hello"], cli_env, tmp_path)
+    ids = [line.split("\t")[1] for line in sent.stdout.splitlines()]
+    sandbox.backend.force_deliver_all()
+    done = run_cli(["reports", "--ids", *ids], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    reports = {r["message_id"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert reports[ids[0]]["status"] == 1 and reports[ids[0]]["status_name"] == "delivered"
+    assert reports[ids[1]]["status"] == -3 and reports[ids[1]]["status_name"] == "rejected"
+
+
+def test_a_wrong_password_is_one_line_on_stderr_without_traceback_or_secret(cli_env, tmp_path):
+    cli_env["SMS_API_PASSWORD"] = "Wrong-Pass-123"
+    done = run_cli(["send", "48600100200", "--message", "Hello"], cli_env, tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "401" in done.stderr and "Traceback" not in done.stderr
+    assert "Wrong-Pass-123" not in done.stderr
+
+
+def test_an_invalid_setting_is_one_line_naming_it(cli_env, tmp_path):
+    cli_env["SMS_READ_TIMEOUT"] = "soon"
+    done = run_cli(["reports"], cli_env, tmp_path)
+    assert done.returncode == 1
+    assert "SMS_READ_TIMEOUT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_gateway_field_error_is_reported_by_field(cli_env, tmp_path):
+    done = run_cli(["send", "48600100200", "--message", "Hello", "--sender", "!!"], cli_env, tmp_path)
+    assert done.returncode == 1
+    assert "Sender" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_env_example_prints_every_setting(tmp_path):
+    done = run_cli(["env-example"], {}, tmp_path)
+    assert done.returncode == 0
+    assert (ROOT / ".env.example").read_text() == done.stdout
