@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from smslib.client import SmsClient
 from smslib.sandbox import RunningSandbox, serve_in_thread
+from smslib.store import Store
 
 SANDBOX_SEED = 20261124
 SANDBOX_TIME_SCALE = 0.001
@@ -36,3 +38,38 @@ def sandbox(sandbox_server: RunningSandbox) -> Iterator[RunningSandbox]:
     sandbox_server.backend.reset()
     yield sandbox_server
     sandbox_server.raise_errors()
+
+
+# -- the store: every store test runs on each engine in DATABASES ---------------------------
+
+DATABASES = ["sqlite"]
+
+
+def url_for(database: str, folder) -> str:
+    """The URL of an empty database of kind ``database`` for one test (or module)."""
+    if database == "sqlite":
+        return f"sqlite:///{folder / 'data' / 'sms.db'}"
+    raise AssertionError(f"no URL for {database}")
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database per test."""
+    return url_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(db_url) -> Iterator[Store]:
+    """An empty store on a fresh database of each engine."""
+    with Store(db_url) as opened:
+        yield opened
+
+
+
+@pytest.fixture
+def client(sandbox) -> Iterator[SmsClient]:
+    """A client of the session's sandbox with short timeouts and no waiting between retries."""
+    with SmsClient(sandbox.url, sandbox.username, sandbox.password, simpleapi_email=sandbox.email,
+                   simpleapi_password=sandbox.simple_password, read_timeout=2.0, retry_backoff=0.0,
+                   sleep=lambda seconds: None) as made:
+        yield made

@@ -1,0 +1,89 @@
+"""Delivery-report sync: fetch unread reports, store them, and only then acknowledge them.
+
+Reports are read with ``MarkAsRead=false``, stored in one transaction, and then exactly
+those are marked read by their message ids (gateway contract §5). A crash between
+storing and acknowledging only means the same reports come again; the store's
+idempotency absorbs them. Messages still pending after a while are also asked about
+by id, for gateways that answer some reports only that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .models import MessageState, ReportBatch
+from .store import ApplyCounts, Store
+
+# Enough rounds to drain a gateway that pages its unread reports, few enough that one
+# that ignores MarkAsRead cannot keep a sync running.
+MAX_ROUNDS = 10
+
+Acknowledge = Callable[[Sequence[str]], ReportBatch]
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What one sync did: reports new, already stored, of unknown messages; pending checks; acks."""
+
+    new: int = 0
+    duplicate: int = 0
+    unknown: int = 0
+    still_pending: int = 0   # messages asked about by id that still have no report
+    acknowledged: int = 0    # reports the gateway marked read for us
+
+
+def sync_reports(
+    client: Any,
+    store: Store,
+    *,
+    pending_check_after: float | None = 300.0,
+    now: datetime | None = None,
+    acknowledge: Acknowledge | None = None,
+    pending_check_limit: int = 10_000,
+) -> SyncCounts:
+    """Bring the store up to date with the gateway's reports; safe to interrupt at any point.
+
+    ``pending_check_after``: seconds after which a message still pending is asked about
+    by id (None: never). ``acknowledge`` marks reports read given their message ids; it
+    defaults to ``client.delivery_reports(message_ids=..., mark_as_read=True)`` and is
+    replaceable, e.g. by a test that makes it fail after the store step.
+    """
+    if acknowledge is None:
+        def acknowledge(message_ids: Sequence[str]) -> ReportBatch:
+            return client.delivery_reports(message_ids=message_ids, mark_as_read=True)
+
+    applied, acknowledged = ApplyCounts(), 0
+    for _ in range(MAX_ROUNDS):
+        counts, acked = _store_then_acknowledge(store, client.delivery_reports(mark_as_read=False), acknowledge)
+        applied, acknowledged = applied + counts, acknowledged + acked
+        if counts.new == 0:
+            break
+
+    still_pending = 0
+    if pending_check_after is not None:
+        now = now or datetime.now(timezone.utc)
+        due = store.claim_pending_checks(
+            submitted_before=now - timedelta(seconds=pending_check_after), limit=pending_check_limit, now=now
+        )
+        if due:
+            answer = client.delivery_reports(message_ids=due, mark_as_read=False)
+            counts, acked = _store_then_acknowledge(store, answer, acknowledge)
+            applied, acknowledged = applied + counts, acknowledged + acked
+            still_pending = sum(state is MessageState.PENDING for state in store.message_states(due).values())
+    return SyncCounts(applied.new, applied.duplicate, applied.unknown, still_pending, acknowledged)
+
+
+def _store_then_acknowledge(store: Store, batch: ReportBatch, acknowledge: Acknowledge) -> tuple[ApplyCounts, int]:
+    """Store ``batch`` durably, then mark exactly its reports read; return the counts and acks."""
+    counts = store.apply_reports(batch.reports)
+    message_ids = list(dict.fromkeys(report.message_id for report in batch.reports))
+    if not message_ids:
+        return counts, 0
+    answer = acknowledge(message_ids)
+    # The acknowledging call answers with what it marked read; a report that arrived in
+    # between is among them and must be stored too. The rest are duplicates by now.
+    late = store.apply_reports(answer.reports)
+    return counts + ApplyCounts(late.new, 0, late.unknown), len(answer.reports)

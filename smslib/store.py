@@ -1,0 +1,1316 @@
+"""The database: schema, migrations, writes and queries, in SQLAlchemy Core.
+
+One ``Store`` serves a whole process (the app keeps it in ``st.cache_resource``) and is
+safe to share between threads: every write runs in one transaction under the Store's
+lock (``atomic()``), every read takes its own pooled connection.
+
+SQLite is the default; PostgreSQL works with the same code. Everything that depends on
+the database engine lives in the block marked "Dialect-specific" below, nowhere else.
+Times go in and come out as aware UTC datetimes, whatever the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine.url import URL
+
+from .errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
+from .models import Channel, DeliveryReport, DeliveryStatus, MessageState
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Small enough for SQLite's bound-parameter limit on old builds (999) and for PostgreSQL.
+_IN_CHUNK = 500
+_T = TypeVar("_T")
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """An aware datetime stored as UTC; read back aware UTC on every engine.
+
+    SQLite has no time zones, so values are converted to UTC before they are written
+    and marked UTC when read. A naive datetime is refused: its zone would be a guess.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"A naive datetime ({value.isoformat()}) cannot be stored; give it a time zone.")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# -- Dialect-specific -------------------------------------------------------------------------
+# The one place for SQL or settings that depend on the engine. Everything else in this
+# module is portable SQLAlchemy Core.
+
+# SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid; PostgreSQL gets BIGINT.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+_WRITE_OPTION = "smslib_write"
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+_MIGRATION_LOCK_KEY = 0x534D5331  # "SMS1": the PostgreSQL advisory lock taken while migrating
+
+
+def _configure_engine(engine: Engine) -> None:
+    """Per-connection settings: WAL, busy timeout, foreign keys and explicit BEGIN on SQLite."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The sqlite3 driver would BEGIN only before DML, so reads in a transaction would
+        # not be isolated; the "begin" hook below issues BEGIN itself instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A write transaction takes the write lock at once (IMMEDIATE) so that another
+        # process waits on busy_timeout instead of failing halfway with "database is locked".
+        writing = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {}
+    return {"pool_pre_ping": True}
+
+
+def _check_sqlite_url(url: URL) -> None:
+    """Refuse in-memory SQLite (each pooled connection would see its own empty database)."""
+    if url.get_backend_name() != "sqlite":
+        return
+    if not url.database or url.database == ":memory:" or "mode=memory" in str(url):
+        raise ConfigError(
+            "An in-memory SQLite database cannot be shared between connections; "
+            "use a file, e.g. sqlite:///data/sms.db.",
+            field="SMS_DB_URL",
+        )
+    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
+    """An INSERT that skips rows whose primary or unique key already exists."""
+    name = connection.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        raise ConfigError(f"The store supports SQLite and PostgreSQL, not {name}.", field="SMS_DB_URL")
+    return insert(table).on_conflict_do_nothing()
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Make processes that open the store together migrate one after the other."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    # SQLite: the migration runs in a BEGIN IMMEDIATE transaction, which is the lock.
+
+
+# -- Schema -----------------------------------------------------------------------------------
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    comment="schema_version, and changes: bumped by every write (cache invalidation).",
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("source_filename", String(500)),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("settings", Text, nullable=False, server_default="{}"),  # JSON
+    Column("state", String(16), nullable=False),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("accepted", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("uncertain", Integer, nullable=False, server_default="0"),
+    Column("scheduled_at", UtcDateTime),
+    Column("send_window", Text),  # JSON, its shape is smslib.jobs' business
+    Column("last_error", Text),
+    Index("ix_jobs_created_at", "created_at"),
+    Index("ix_jobs_state", "state"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("job_id", _ID, ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("seq", Integer),
+    Column("transaction_id", String(64), nullable=False, unique=True),
+    Column("phones", Text, nullable=False),  # JSON list of E.164 numbers
+    Column("source_rows", Text),  # JSON list aligned with phones, for bulk jobs
+    Column("text", Text, nullable=False),
+    Column("options", Text, nullable=False),  # JSON of SendOptions
+    Column("segments", Integer),
+    Column("encoding", String(8)),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("lease_holder", String(64)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_batches_job_seq", "job_id", "seq"),
+    Index("ix_batches_state", "state"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), unique=True),
+    Column("phone", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sender", String(32)),
+    Column("priority", SmallInteger),
+    Column("flash", Boolean),
+    Column("cost_center", String(64)),
+    Column("transaction_id", String(64)),
+    Column("channel", String(16), nullable=False),
+    Column("job_id", _ID, ForeignKey("jobs.id", ondelete="SET NULL")),
+    Column("batch_id", _ID, ForeignKey("batches.id", ondelete="SET NULL")),
+    Column("source_row", Integer),
+    Column("segments", Integer),
+    Column("encoding", String(8)),
+    Column("sent_by", String(100), nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("accepted_at", UtcDateTime),
+    Column("state", String(16), nullable=False),
+    Column("status_code", Integer),
+    Column("delivered_at", UtcDateTime),
+    Column("report_id", String(64)),
+    Column("report_checked_at", UtcDateTime),  # last time the gateway was asked by id
+    Column("error", Text),
+    # (submitted_at, id) is the default keyset order of the history.
+    Index("ix_messages_submitted", "submitted_at", "id"),
+    Index("ix_messages_state", "state", "submitted_at"),
+    Index("ix_messages_phone", "phone"),
+    Index("ix_messages_job", "job_id"),
+    Index("ix_messages_batch", "batch_id"),
+    Index("ix_messages_sender", "sender"),
+)
+
+report_log = Table(
+    "report_log",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("message_id", String(64), nullable=False),
+    Column("phone", String(32)),
+    Column("status", Integer, nullable=False),
+    Column("delivery_time", UtcDateTime),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("raw", Text),  # JSON, as the gateway sent it
+    # True: its message is in the store and it was applied; False: its message is unknown.
+    # NULL only inside apply_reports' transaction ("not looked at yet"), never committed.
+    Column("linked", Boolean),
+    Index("ix_report_log_message", "message_id"),
+    Index("ix_report_log_linked", "linked", "message_id"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+blocklist = Table(
+    "blocklist",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("added_by", String(100), nullable=False),
+)
+
+
+# -- Migrations -------------------------------------------------------------------------------
+# A new database is built from the tables above and stamped with the latest version.
+# An existing one runs, in order, every migration after its recorded version:
+# MIGRATIONS[0] takes version 1 to 2, MIGRATIONS[1] takes 2 to 3, and so on. To change
+# the schema, change the tables above AND append a migration doing the same to an old
+# database; never edit or reorder a migration that has shipped.
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def schema_version() -> int:
+    """The version this code expects; a database is migrated up to it on open."""
+    return 1 + len(MIGRATIONS)
+
+
+def _read_meta(connection: Connection, key: str) -> int | None:
+    return connection.scalar(select(meta.c.value).where(meta.c.key == key))
+
+
+def _write_meta(connection: Connection, key: str, value: int) -> None:
+    if connection.execute(update(meta).where(meta.c.key == key).values(value=value)).rowcount == 0:
+        connection.execute(meta.insert().values(key=key, value=value))
+
+
+def _migrate(connection: Connection) -> int:
+    """Bring the schema to ``schema_version()``; return the version found before."""
+    _lock_schema(connection)
+    found = _read_meta(connection, "schema_version") if sa.inspect(connection).has_table("meta") else None
+    target = schema_version()
+    if found is None:
+        metadata.create_all(connection)
+        _write_meta(connection, "changes", 0)
+        _write_meta(connection, "schema_version", target)
+        return 0
+    if found > target:
+        raise ConfigError(
+            f"The database is at schema version {found}, newer than this code ({target}); "
+            "upgrade the dashboard before opening it.",
+            field="SMS_DB_URL",
+        )
+    for version in range(found, target):
+        MIGRATIONS[version - 1](connection)
+        _write_meta(connection, "schema_version", version + 1)
+    return found
+
+
+# -- Values -----------------------------------------------------------------------------------
+
+
+class BatchState(str, enum.Enum):
+    """Where one gateway request stands (design.md "Exactly-once sending")."""
+
+    PENDING = "pending"        # written, not sent yet (or sent and definitely refused for a while)
+    SENDING = "sending"        # claimed by a sender; may be at the gateway right now
+    ACCEPTED = "accepted"      # the gateway answered with message ids
+    REJECTED = "rejected"      # the gateway refused it; nothing went out
+    UNCERTAIN = "uncertain"    # it may or may not have gone out; a person decides
+
+
+class JobState(str, enum.Enum):
+    """Where one bulk job stands: queued → running ⇄ paused → done | cancelled | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a batch is sent; stored with the batch and copied onto each of its messages."""
+
+    sender: str | None = None
+    priority: int | None = None
+    flash: bool | None = None
+    cost_center: str | None = None
+    channel: Channel = Channel.SMSES
+    sent_by: str = "local"
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "channel": self.channel.value}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SendOptions:
+        data = json.loads(text)
+        return cls(**{**data, "channel": Channel(data.get("channel", Channel.SMSES.value))})
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message as stored: one recipient of one send."""
+
+    id: int
+    message_id: str | None
+    phone: str
+    text: str
+    sender: str | None
+    priority: int | None
+    flash: bool | None
+    cost_center: str | None
+    transaction_id: str | None
+    channel: Channel
+    job_id: int | None
+    batch_id: int | None
+    source_row: int | None
+    segments: int | None
+    encoding: str | None
+    sent_by: str
+    submitted_at: datetime
+    accepted_at: datetime | None
+    state: MessageState
+    status_code: int | None
+    delivered_at: datetime | None
+    report_id: str | None
+    report_checked_at: datetime | None
+    error: str | None
+
+    @property
+    def latency(self) -> timedelta | None:
+        """Delivery time minus acceptance time, both on the gateway's clock (contract §7)."""
+        if self.delivered_at is None or self.accepted_at is None:
+            return None
+        return self.delivered_at - self.accepted_at
+
+
+@dataclass(frozen=True)
+class LoggedReport:
+    """One delivery report as received, from the append-only report log."""
+
+    report_id: str
+    message_id: str
+    phone: str | None
+    status: DeliveryStatus
+    delivery_time: datetime | None
+    received_at: datetime
+    raw: Any
+    linked: bool
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """A message with every report received for it, oldest first."""
+
+    message: StoredMessage
+    reports: tuple[LoggedReport, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One gateway request: its recipients, text, options, state and lease."""
+
+    id: int
+    job_id: int | None
+    seq: int | None
+    transaction_id: str
+    phones: tuple[str, ...]
+    source_rows: tuple[int, ...] | None
+    text: str
+    options: SendOptions
+    segments: int | None
+    encoding: str | None
+    state: BatchState
+    attempts: int
+    last_error: str | None
+    lease_holder: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    """One bulk send: its settings, state and counters."""
+
+    id: int
+    name: str
+    source_filename: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    settings: dict[str, Any]
+    state: JobState
+    total: int
+    accepted: int
+    failed: int
+    uncertain: int
+    scheduled_at: datetime | None
+    send_window: Any
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class SavedTemplate:
+    """A saved message text."""
+
+    id: int
+    name: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class BlockedPhone:
+    """A number that must never receive a message."""
+
+    phone: str
+    reason: str
+    added_at: datetime
+    added_by: str
+
+
+@dataclass(frozen=True)
+class ApplyCounts:
+    """What ``apply_reports`` did: reports new to the log, already logged, and of unknown messages."""
+
+    new: int = 0
+    duplicate: int = 0
+    unknown: int = 0
+
+    def __add__(self, other: ApplyCounts) -> ApplyCounts:
+        return ApplyCounts(self.new + other.new, self.duplicate + other.duplicate, self.unknown + other.unknown)
+
+
+SortKey = Literal["submitted_at", "phone", "state", "id"]
+_SORT_COLUMNS: dict[str, Column[Any]] = {
+    "submitted_at": messages.c.submitted_at,
+    "phone": messages.c.phone,
+    "state": messages.c.state,
+    "id": messages.c.id,
+}
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """What the history shows. Empty fields do not filter; times are a half-open UTC range."""
+
+    since: datetime | None = None          # submitted_at >= since
+    until: datetime | None = None          # submitted_at < until
+    phone: str = ""
+    phone_match: Literal["contains", "prefix"] = "contains"
+    text: str = ""                          # contains, ignoring case (ASCII letters on SQLite)
+    states: tuple[MessageState, ...] = ()
+    sender: str | None = None
+    cost_center: str | None = None
+    job_id: int | None = None
+    batch_id: int | None = None
+    channel: Channel | None = None
+    sent_by: str | None = None
+
+
+class Cursor(NamedTuple):
+    """Where the next page starts: the last row's sort value and id."""
+
+    value: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of history; ``next_cursor`` is None on the last page."""
+
+    rows: list[StoredMessage]
+    next_cursor: Cursor | None = None
+
+
+# -- The store --------------------------------------------------------------------------------
+
+
+class Store:
+    """The database behind the dashboard. Thread-safe; open once per process and share."""
+
+    def __init__(self, url: str | URL) -> None:
+        self._url = make_url(url)
+        _check_sqlite_url(self._url)
+        self.engine: Engine = sa.create_engine(self._url, **_engine_options(self._url))
+        _configure_engine(self.engine)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        try:
+            with self.atomic() as connection:
+                self.migrated_from = _migrate(connection)
+        except BaseException:
+            self.engine.dispose()  # no pooled connection outlives a store that failed to open
+            raise
+
+    @classmethod
+    def open(cls, url: str | URL) -> Store:
+        """Open (and create or migrate, when needed) the store at a SQLAlchemy URL."""
+        return cls(url)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Store:
+        """Open the store named by ``SMS_DB_URL``."""
+        return cls(settings.db_url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[Connection]:
+        """One write transaction, under the Store's lock; nested calls join the outer one.
+
+        Store methods called inside it (in the same thread) take part in the same
+        transaction, so several of them commit or roll back together.
+        """
+        outer = getattr(self._local, "connection", None)
+        if outer is not None:
+            yield outer
+            return
+        with self._write_lock, self.engine.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                self._local.connection = connection
+                try:
+                    yield connection
+                    connection.execute(
+                        update(meta).where(meta.c.key == "changes").values(value=meta.c.value + 1)
+                    )
+                finally:
+                    self._local.connection = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads: the thread's write transaction if any, else a pooled one."""
+        outer = getattr(self._local, "connection", None)
+        if outer is not None:
+            yield outer
+            return
+        with self.engine.connect() as connection:
+            yield connection
+
+    def change_counter(self) -> int:
+        """A number that grows with every write: a cheap key for caching query results."""
+        with self._reading() as connection:
+            return int(_read_meta(connection, "changes") or 0)
+
+    def recorded_schema_version(self) -> int:
+        with self._reading() as connection:
+            return int(_read_meta(connection, "schema_version") or 0)
+
+    # -- delivery reports --------------------------------------------------------------------
+
+    def apply_reports(self, reports: Iterable[DeliveryReport], *, received_at: datetime | None = None) -> ApplyCounts:
+        """Log new reports and update their messages, in one transaction; idempotent.
+
+        Rules, so that the result does not depend on how often or in which order reports come:
+
+        - a ReportId already in the log is a duplicate and changes nothing;
+        - every new report is logged (append-only), also when its message is not in the
+          store yet: it is applied when that message is recorded (``unknown`` counts them);
+        - a message shows the best of its reports: a final status (1, -1, -2, -3) beats a
+          non-final one (0 or a code the contract does not list), so a final status is never
+          overwritten by 0; between two of the same kind the later DeliveryTime wins (a report
+          without one counts as oldest); a tie goes to the greater ReportId.
+        - ``delivered_at`` is the winning report's DeliveryTime, whatever its status.
+        """
+        received_at = _aware(received_at) or _utcnow()
+        unique: dict[str, DeliveryReport] = {}
+        total = 0
+        for report in reports:
+            total += 1
+            unique.setdefault(report.report_id, report)
+        if not unique:
+            return ApplyCounts()  # no transaction: the change counter (and the pages' caches) stay put
+        r = report_log.c
+        with self.atomic() as connection:
+            # A ReportId already logged is skipped by the database: it stays a duplicate.
+            connection.execute(
+                _insert_ignoring_conflicts(connection, report_log),
+                [_log_row(report, received_at) for report in unique.values()],
+            )
+            new = connection.scalar(select(func.count()).select_from(report_log).where(r.linked.is_(None))) or 0
+            _apply_logged_reports(connection, select(r.message_id).where(r.linked.is_(None)))
+            unknown = connection.execute(update(report_log).where(r.linked.is_(None)).values(linked=False)).rowcount
+        return ApplyCounts(new=new, duplicate=total - new, unknown=unknown)
+
+    def claim_pending_checks(
+        self, *, submitted_before: datetime, limit: int = 10_000, now: datetime | None = None
+    ) -> list[str]:
+        """Gateway ids of pending messages due for a by-id report check; stamps them as checked.
+
+        Due: submitted before ``submitted_before`` and not checked since then, so each
+        stuck message is asked about at most once per interval and all get their turn.
+        """
+        now = _aware(now) or _utcnow()
+        submitted_before = _aware(submitted_before)
+        due = and_(
+            messages.c.state == MessageState.PENDING.value,
+            messages.c.message_id.is_not(None),
+            messages.c.submitted_at < submitted_before,
+            or_(messages.c.report_checked_at.is_(None), messages.c.report_checked_at < submitted_before),
+        )
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(messages.c.id, messages.c.message_id).where(due).order_by(messages.c.id).limit(limit)
+            ).all()
+        if not rows:
+            return []  # no write: the change counter (and the pages' caches) stay put
+        # Two syncs may claim the same message: it is then asked about twice, which is harmless.
+        with self.atomic() as connection:
+            for chunk in _chunks([row.id for row in rows]):
+                connection.execute(update(messages).where(messages.c.id.in_(chunk)).values(report_checked_at=now))
+        return [row.message_id for row in rows]
+
+    def message_states(self, message_ids: Iterable[str]) -> dict[str, MessageState]:
+        """The state of each stored message among gateway ``message_ids`` (unknown ids are absent)."""
+        found: dict[str, MessageState] = {}
+        with self._reading() as connection:
+            for chunk in _chunks(list(dict.fromkeys(message_ids))):
+                rows = connection.execute(
+                    select(messages.c.message_id, messages.c.state).where(messages.c.message_id.in_(chunk))
+                )
+                found.update((row.message_id, MessageState(row.state)) for row in rows)
+        return found
+
+    def unlinked_report_count(self) -> int:
+        """Reports whose message is not in the store (sent by another system, or not recorded yet)."""
+        with self._reading() as connection:
+            return connection.scalar(select(func.count()).select_from(report_log).where(~report_log.c.linked)) or 0
+
+    # -- history -----------------------------------------------------------------------------
+
+    def query_messages(
+        self,
+        filters: MessageFilter = MessageFilter(),
+        *,
+        sort: SortKey = "submitted_at",
+        descending: bool = True,
+        after: Cursor | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """One page of messages; pass the returned ``next_cursor`` as ``after`` for the next.
+
+        Keyset paging on (sort value, id): page 1,000 costs what page 1 costs.
+        """
+        column = _sort_column(sort)
+        if limit < 1:
+            raise ValidationError(f"A page holds at least one message, not {limit}.", field="limit")
+        query = select(messages).where(*_conditions(filters))
+        if after is not None:
+            value, last_id = after
+            if column is messages.c.id:
+                query = query.where(column < last_id if descending else column > last_id)
+            elif descending:
+                # Written so that the index on (column, id) can serve the range.
+                query = query.where(column <= value, or_(column < value, messages.c.id < last_id))
+            else:
+                query = query.where(column >= value, or_(column > value, messages.c.id > last_id))
+        order = (column.desc(), messages.c.id.desc()) if descending else (column.asc(), messages.c.id.asc())
+        if column is messages.c.id:
+            order = order[1:]
+        query = query.order_by(*order).limit(limit + 1)
+        with self._reading() as connection:
+            rows = [_message(row) for row in connection.execute(query)]
+        if len(rows) <= limit:
+            return Page(rows)
+        rows = rows[:limit]
+        last = rows[-1]
+        return Page(rows, Cursor(getattr(last, sort) if sort != "state" else last.state.value, last.id))
+
+    def count_messages(self, filters: MessageFilter = MessageFilter()) -> int:
+        """How many messages match ``filters``."""
+        query = select(func.count()).select_from(messages).where(*_conditions(filters))
+        with self._reading() as connection:
+            return connection.scalar(query) or 0
+
+    def get_message(self, message_id: int) -> MessageDetail | None:
+        """One message by its local id, with its reports from the log; None when absent."""
+        with self._reading() as connection:
+            row = connection.execute(select(messages).where(messages.c.id == message_id)).first()
+            if row is None:
+                return None
+            reports = (
+                connection.execute(
+                    select(report_log)
+                    .where(report_log.c.message_id == row.message_id)
+                    .order_by(report_log.c.received_at, report_log.c.report_id)
+                ).all()
+                if row.message_id is not None
+                else []
+            )
+        return MessageDetail(_message(row), tuple(_logged_report(r) for r in reports))
+
+    def batch_messages(self, batch_id: int) -> list[StoredMessage]:
+        """The messages recorded for one batch, in the order of its phones."""
+        with self._reading() as connection:
+            rows = connection.execute(select(messages).where(messages.c.batch_id == batch_id).order_by(messages.c.id))
+            return [_message(row) for row in rows]
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        transaction_id: str,
+        phones: Sequence[str],
+        text: str,
+        options: SendOptions = SendOptions(),
+        *,
+        job_id: int | None = None,
+        seq: int | None = None,
+        source_rows: Sequence[int] | None = None,
+        segments: int | None = None,
+        encoding: str | None = None,
+        now: datetime | None = None,
+    ) -> Batch:
+        """Write a batch as ``pending`` before anything is sent; an existing one is returned.
+
+        The same TransactionId for a different send (phones, text or options) raises
+        ``ConflictError``: the gateway would refuse it (409), so nothing is written.
+        """
+        if not transaction_id or not transaction_id.strip():
+            raise ValidationError("A batch needs a non-empty TransactionId.", field="transaction_id")
+        if source_rows is not None and len(source_rows) != len(phones):
+            raise ValueError(f"source_rows has {len(source_rows)} entries for {len(phones)} phones.")
+        now = _aware(now) or _utcnow()
+        row = {
+            "job_id": job_id,
+            "seq": seq,
+            "transaction_id": transaction_id,
+            "phones": json.dumps(list(phones)),
+            "source_rows": json.dumps(list(source_rows)) if source_rows is not None else None,
+            "text": text,
+            "options": options.to_json(),
+            "segments": segments,
+            "encoding": encoding,
+            "state": BatchState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.atomic() as connection:
+            connection.execute(_insert_ignoring_conflicts(connection, batches), [row])
+            batch = _batch(connection.execute(select(batches).where(batches.c.transaction_id == transaction_id)).one())
+        if (list(batch.phones), batch.text, batch.options) != (list(phones), text, options):
+            raise ConflictError(
+                f"TransactionId {transaction_id} was already used for a different send "
+                f"(batch {batch.id}); use a new TransactionId for a new message.",
+                field="transaction_id",
+            )
+        return batch
+
+    def get_batch(self, batch_id: int) -> Batch | None:
+        with self._reading() as connection:
+            row = connection.execute(select(batches).where(batches.c.id == batch_id)).first()
+        return _batch(row) if row is not None else None
+
+    def get_batch_by_transaction(self, transaction_id: str) -> Batch | None:
+        with self._reading() as connection:
+            row = connection.execute(select(batches).where(batches.c.transaction_id == transaction_id)).first()
+        return _batch(row) if row is not None else None
+
+    def claim_batch(
+        self,
+        batch_id: int,
+        holder: str,
+        *,
+        lease_seconds: float = 300.0,
+        states: Iterable[BatchState] = (BatchState.PENDING,),
+        now: datetime | None = None,
+    ) -> Batch | None:
+        """Mark a batch ``sending`` for ``holder`` and commit; None when someone else has it.
+
+        Claimable: a batch in one of ``states``, or one in ``sending`` whose lease expired
+        (its sender died; it must be sent again with the same TransactionId).
+        """
+        now = _aware(now) or _utcnow()
+        claimable = or_(
+            batches.c.state.in_([BatchState(s).value for s in states]),
+            and_(
+                batches.c.state == BatchState.SENDING.value,
+                or_(batches.c.lease_expires_at.is_(None), batches.c.lease_expires_at <= now),
+            ),
+        )
+        with self.atomic() as connection:
+            claimed = connection.execute(
+                update(batches)
+                .where(batches.c.id == batch_id, claimable)
+                .values(
+                    state=BatchState.SENDING.value,
+                    attempts=batches.c.attempts + 1,
+                    lease_holder=holder,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    updated_at=now,
+                )
+            ).rowcount
+            if not claimed:
+                return None
+            return _batch(connection.execute(select(batches).where(batches.c.id == batch_id)).one())
+
+    def mark_batch_accepted(
+        self,
+        batch_id: int,
+        holder: str,
+        message_ids: Sequence[str],
+        *,
+        accepted_at: datetime | None,
+        submitted_at: datetime,
+    ) -> bool:
+        """Record one pending message per phone with its gateway id and mark the batch accepted.
+
+        One transaction; reports that came before the messages are applied now. False (and
+        nothing written) when ``holder`` no longer holds the batch.
+        """
+        return self._finish_batch(
+            batch_id, holder, BatchState.ACCEPTED, submitted_at=submitted_at,
+            message_ids=message_ids, accepted_at=accepted_at,
+        )
+
+    def mark_batch_rejected(self, batch_id: int, holder: str, error: str, *, submitted_at: datetime) -> bool:
+        """The gateway refused the batch: record its messages as failed with the reason."""
+        return self._finish_batch(batch_id, holder, BatchState.REJECTED, submitted_at=submitted_at, error=error)
+
+    def mark_batch_uncertain(self, batch_id: int, holder: str, error: str, *, submitted_at: datetime) -> bool:
+        """The batch may or may not have gone out: record its messages as uncertain."""
+        return self._finish_batch(batch_id, holder, BatchState.UNCERTAIN, submitted_at=submitted_at, error=error)
+
+    def release_batch(self, batch_id: int, holder: str, error: str, *, now: datetime | None = None) -> bool:
+        """Put a batch that definitely did not go out back to ``pending`` (e.g. after a 429)."""
+        now = _aware(now) or _utcnow()
+        with self.atomic() as connection:
+            return bool(
+                connection.execute(
+                    update(batches)
+                    .where(*_held_by(batch_id, holder))
+                    .values(state=BatchState.PENDING.value, last_error=error, lease_holder=None,
+                            lease_expires_at=None, updated_at=now)
+                ).rowcount
+            )
+
+    def _finish_batch(
+        self,
+        batch_id: int,
+        holder: str,
+        state: BatchState,
+        *,
+        submitted_at: datetime,
+        message_ids: Sequence[str] | None = None,
+        accepted_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        message_state = {
+            BatchState.ACCEPTED: MessageState.PENDING,
+            BatchState.REJECTED: MessageState.FAILED,
+            BatchState.UNCERTAIN: MessageState.UNCERTAIN,
+        }[state]
+        with self.atomic() as connection:
+            finished = connection.execute(
+                update(batches)
+                .where(*_held_by(batch_id, holder))
+                .values(state=state.value, last_error=error, lease_holder=None, lease_expires_at=None,
+                        updated_at=_utcnow())
+            ).rowcount
+            if not finished:
+                return False
+            batch = _batch(connection.execute(select(batches).where(batches.c.id == batch_id)).one())
+            if message_ids is not None and len(message_ids) != len(batch.phones):
+                raise ValueError(f"{len(message_ids)} message ids for {len(batch.phones)} phones in batch {batch_id}.")
+            # A batch sent again (after "uncertain") replaces the rows of its earlier attempt.
+            connection.execute(sa.delete(messages).where(messages.c.batch_id == batch_id))
+            rows = [
+                _message_row(batch, position, message_state, submitted_at=submitted_at, error=error,
+                             message_id=message_ids[position] if message_ids is not None else None,
+                             accepted_at=accepted_at)
+                for position in range(len(batch.phones))
+            ]
+            if rows:
+                connection.execute(messages.insert(), rows)
+            if message_ids:
+                _apply_logged_reports(
+                    connection, select(messages.c.message_id).where(messages.c.batch_id == batch_id)
+                )
+        return True
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        name: str,
+        *,
+        created_by: str = "local",
+        source_filename: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        total: int = 0,
+        scheduled_at: datetime | None = None,
+        send_window: Any = None,
+        now: datetime | None = None,
+    ) -> Job:
+        """Write a new job in state ``queued``."""
+        now = _aware(now) or _utcnow()
+        with self.atomic() as connection:
+            job_id = connection.execute(
+                jobs.insert().values(
+                    name=name, source_filename=source_filename, created_by=created_by,
+                    created_at=now, updated_at=now, settings=json.dumps(dict(settings or {})),
+                    state=JobState.QUEUED.value, total=total, scheduled_at=_aware(scheduled_at),
+                    send_window=json.dumps(send_window) if send_window is not None else None,
+                )
+            ).inserted_primary_key[0]
+            return _job(connection.execute(select(jobs).where(jobs.c.id == job_id)).one())
+
+    def get_job(self, job_id: int) -> Job | None:
+        with self._reading() as connection:
+            row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return _job(row) if row is not None else None
+
+    def set_job_state(self, job_id: int, state: JobState, *, error: str | None = None) -> None:
+        with self.atomic() as connection:
+            connection.execute(
+                update(jobs).where(jobs.c.id == job_id)
+                .values(state=JobState(state).value, last_error=error, updated_at=_utcnow())
+            )
+
+    # -- templates ---------------------------------------------------------------------------
+
+    def save_template(self, name: str, text: str, *, replace: bool = False) -> SavedTemplate:
+        """Save a message text under a unique name; an existing name needs ``replace=True``."""
+        name = name.strip()
+        if not name:
+            raise ValidationError("Give the template a name.", field="name")
+        if not text.strip():
+            raise ValidationError(f"Template {name!r} has no text.", field="text")
+        now = _utcnow()
+        with self.atomic() as connection:
+            existing = connection.execute(select(templates.c.id).where(templates.c.name == name)).first()
+            if existing is None:
+                connection.execute(templates.insert().values(name=name, text=text, created_at=now, updated_at=now))
+            elif replace:
+                connection.execute(update(templates).where(templates.c.id == existing.id).values(text=text, updated_at=now))
+            else:
+                raise ValidationError(
+                    f"A template named {name!r} already exists; choose another name or replace it.", field="name"
+                )
+            return _template(connection.execute(select(templates).where(templates.c.name == name)).one())
+
+    def get_template(self, name: str) -> SavedTemplate | None:
+        with self._reading() as connection:
+            row = connection.execute(select(templates).where(templates.c.name == name.strip())).first()
+        return _template(row) if row is not None else None
+
+    def list_templates(self) -> list[SavedTemplate]:
+        """All templates by name."""
+        with self._reading() as connection:
+            return [_template(row) for row in connection.execute(select(templates).order_by(templates.c.name))]
+
+    def delete_template(self, name: str) -> bool:
+        """Delete a template; False when there was none of that name."""
+        with self.atomic() as connection:
+            return bool(connection.execute(sa.delete(templates).where(templates.c.name == name.strip())).rowcount)
+
+    # -- blocklist ---------------------------------------------------------------------------
+
+    def block(self, phones: Iterable[str], *, reason: str = "", added_by: str = "local") -> int:
+        """Add E.164 numbers to the blocklist; return how many were not there already."""
+        now = _utcnow()
+        rows = [
+            {"phone": _e164(phone), "reason": reason, "added_at": now, "added_by": added_by}
+            for phone in dict.fromkeys(phones)
+        ]
+        if not rows:
+            return 0
+        with self.atomic() as connection:
+            before = connection.scalar(select(func.count()).select_from(blocklist))
+            connection.execute(_insert_ignoring_conflicts(connection, blocklist), rows)
+            return connection.scalar(select(func.count()).select_from(blocklist)) - before
+
+    def unblock(self, phones: Iterable[str]) -> int:
+        """Remove numbers from the blocklist; return how many were removed."""
+        removed = 0
+        with self.atomic() as connection:
+            for chunk in _chunks(list(dict.fromkeys(phones))):
+                removed += connection.execute(sa.delete(blocklist).where(blocklist.c.phone.in_(chunk))).rowcount
+        return removed
+
+    def list_blocked(self) -> list[BlockedPhone]:
+        """The whole blocklist, newest first."""
+        with self._reading() as connection:
+            rows = connection.execute(select(blocklist).order_by(blocklist.c.added_at.desc(), blocklist.c.phone))
+            return [BlockedPhone(row.phone, row.reason, row.added_at, row.added_by) for row in rows]
+
+    def blocked(self, phones: Iterable[str]) -> set[str]:
+        """Those of ``phones`` that are on the blocklist."""
+        with self._reading() as connection:
+            return _existing(connection, blocklist.c.phone, phones)
+
+
+# -- Helpers of the store -----------------------------------------------------------------------
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"A naive datetime ({value.isoformat()}) is ambiguous; give it a time zone.")
+    return value
+
+
+def _chunks(items: Sequence[_T], size: int = _IN_CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(connection: Connection, column: Column[Any], values: Iterable[str]) -> set[str]:
+    """Which of ``values`` are present in ``column``."""
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(values))):
+        found.update(connection.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+def _e164(phone: str) -> str:
+    text = phone.strip() if isinstance(phone, str) else ""
+    if not (text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16):
+        raise InvalidPhoneNumber(phone, "not in E.164 form (+ and 7 to 15 digits); normalise it first")
+    return text
+
+
+def _held_by(batch_id: int, holder: str) -> tuple[Any, ...]:
+    return (batches.c.id == batch_id, batches.c.state == BatchState.SENDING.value, batches.c.lease_holder == holder)
+
+
+def _sort_column(sort: str) -> Column[Any]:
+    try:
+        return _SORT_COLUMNS[sort]
+    except KeyError:
+        raise ValidationError(
+            f"Cannot sort messages by {sort!r}; use one of {', '.join(_SORT_COLUMNS)}.", field="sort"
+        ) from None
+
+
+def _conditions(filters: MessageFilter) -> list[Any]:
+    m = messages.c
+    conditions: list[Any] = []
+    if filters.since is not None:
+        conditions.append(m.submitted_at >= _aware(filters.since))
+    if filters.until is not None:
+        conditions.append(m.submitted_at < _aware(filters.until))
+    if filters.phone.strip():
+        phone = filters.phone.strip()
+        conditions.append(
+            m.phone.startswith(phone, autoescape=True)
+            if filters.phone_match == "prefix"
+            else m.phone.contains(phone, autoescape=True)
+        )
+    if filters.text.strip():
+        conditions.append(m.text.icontains(filters.text.strip(), autoescape=True))
+    if filters.states:
+        conditions.append(m.state.in_([MessageState(s).value for s in filters.states]))
+    exact = {
+        m.sender: filters.sender,
+        m.cost_center: filters.cost_center,
+        m.job_id: filters.job_id,
+        m.batch_id: filters.batch_id,
+        m.channel: Channel(filters.channel).value if filters.channel is not None else None,
+        m.sent_by: filters.sent_by,
+    }
+    conditions.extend(column == value for column, value in exact.items() if value is not None)
+    return conditions
+
+
+# apply_reports' rules as an ORDER BY: final first, then the later DeliveryTime, then the greater ReportId.
+_candidate = report_log.alias("candidate")
+_BEST_REPORT_ID = (
+    select(_candidate.c.report_id)
+    .where(_candidate.c.message_id == messages.c.message_id)
+    .order_by(
+        sa.case((_candidate.c.status.in_([int(s) for s in DeliveryStatus if s.is_final]), 1), else_=0).desc(),
+        func.coalesce(_candidate.c.delivery_time, sa.literal(_EPOCH, UtcDateTime)).desc(),
+        _candidate.c.report_id.desc(),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def _of_current_report(column: Column[Any]) -> Any:
+    """The value of ``column`` in the report a message shows (``messages.report_id``)."""
+    return select(column).where(report_log.c.report_id == messages.c.report_id).scalar_subquery()
+
+
+_STATE_OF_CURRENT_REPORT = _of_current_report(
+    sa.case(
+        {int(s): MessageState.from_status(s).value for s in DeliveryStatus if s.is_final},
+        value=report_log.c.status,
+        else_=MessageState.UNKNOWN.value,
+    )
+)
+
+
+def _apply_logged_reports(connection: Connection, scope: sa.Select[Any]) -> None:
+    """Give the messages whose ids ``scope`` selects the best of their logged reports.
+
+    Set-based, so the database picks each winner: a report applied twice, late or out of
+    order ends where one applied once, in order, would. Marks the reports of those
+    messages linked.
+    """
+    m, r = messages.c, report_log.c
+    in_scope = m.message_id.in_(scope)
+    connection.execute(update(messages).where(in_scope).values(report_id=_BEST_REPORT_ID))
+    connection.execute(
+        update(messages)
+        .where(in_scope, m.report_id.is_not(None))
+        .values(
+            state=_STATE_OF_CURRENT_REPORT,
+            status_code=_of_current_report(r.status),
+            delivered_at=_of_current_report(r.delivery_time),
+        )
+    )
+    known = select(m.message_id).where(in_scope)
+    connection.execute(
+        update(report_log).where(or_(r.linked.is_(None), r.linked.is_(False)), r.message_id.in_(known)).values(linked=True)
+    )
+
+
+def _log_row(report: DeliveryReport, received_at: datetime) -> dict[str, Any]:
+    return {
+        "report_id": report.report_id,
+        "message_id": report.message_id,
+        "phone": report.phone or None,
+        "status": int(report.status),
+        "delivery_time": report.delivery_time,
+        "received_at": received_at,
+        "raw": json.dumps(report.raw, default=str, ensure_ascii=False) if report.raw is not None else None,
+        "linked": None,  # "not looked at yet"; apply_reports sets it before it commits
+    }
+
+
+def _message_row(
+    batch: Batch,
+    position: int,
+    state: MessageState,
+    *,
+    submitted_at: datetime,
+    message_id: str | None,
+    accepted_at: datetime | None,
+    error: str | None,
+) -> dict[str, Any]:
+    options = batch.options
+    return {
+        "message_id": message_id,
+        "phone": batch.phones[position],
+        "text": batch.text,
+        "sender": options.sender,
+        "priority": options.priority,
+        "flash": options.flash,
+        "cost_center": options.cost_center,
+        "transaction_id": batch.transaction_id,
+        "channel": options.channel.value,
+        "job_id": batch.job_id,
+        "batch_id": batch.id,
+        "source_row": batch.source_rows[position] if batch.source_rows is not None else None,
+        "segments": batch.segments,
+        "encoding": batch.encoding,
+        "sent_by": options.sent_by,
+        "submitted_at": submitted_at,
+        "accepted_at": accepted_at,
+        "state": state.value,
+        "error": error,
+    }
+
+
+def _message(row: sa.Row[Any]) -> StoredMessage:
+    data = row._asdict()
+    data["channel"] = Channel(data["channel"])
+    data["state"] = MessageState(data["state"])
+    return StoredMessage(**data)
+
+
+def _logged_report(row: sa.Row[Any]) -> LoggedReport:
+    return LoggedReport(
+        report_id=row.report_id,
+        message_id=row.message_id,
+        phone=row.phone,
+        status=DeliveryStatus(row.status),
+        delivery_time=row.delivery_time,
+        received_at=row.received_at,
+        raw=json.loads(row.raw) if row.raw is not None else None,
+        linked=bool(row.linked),
+    )
+
+
+def _batch(row: sa.Row[Any]) -> Batch:
+    return Batch(
+        id=row.id,
+        job_id=row.job_id,
+        seq=row.seq,
+        transaction_id=row.transaction_id,
+        phones=tuple(json.loads(row.phones)),
+        source_rows=tuple(json.loads(row.source_rows)) if row.source_rows is not None else None,
+        text=row.text,
+        options=SendOptions.from_json(row.options),
+        segments=row.segments,
+        encoding=row.encoding,
+        state=BatchState(row.state),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        lease_holder=row.lease_holder,
+        lease_expires_at=row.lease_expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _job(row: sa.Row[Any]) -> Job:
+    data = row._asdict()
+    data["settings"] = json.loads(data["settings"] or "{}")
+    data["state"] = JobState(data["state"])
+    data["send_window"] = json.loads(data["send_window"]) if data["send_window"] is not None else None
+    return Job(**data)
+
+
+def _template(row: sa.Row[Any]) -> SavedTemplate:
+    return SavedTemplate(row.id, row.name, row.text, row.created_at, row.updated_at)
