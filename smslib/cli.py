@@ -7,6 +7,7 @@ and exit status 1 (2 for wrong usage); never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +16,11 @@ from typing import Any, TextIO
 from .config import Settings
 from .errors import SmsError
 from .gateway import Gateway, connect
+from .models import Channel
+from .phones import gateway_format, parse_recipients
+from .reports import sync_reports
+from .sending import send_and_record
+from .store import Store
 
 Command = Callable[[argparse.Namespace, Settings, TextIO], int]
 
@@ -41,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--mark-as-read", action="store_true", help="mark the returned reports as read")
     reports.set_defaults(run=_reports)
 
+    sync = commands.add_parser("sync", help="fetch delivery reports into the store, then acknowledge them")
+    sync.add_argument("--json", action="store_true", help="print the counts as JSON")
+    sync.set_defaults(run=_sync)
+
     env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
     env.set_defaults(run=_env_example, needs_settings=False)
     return parser
@@ -65,21 +75,47 @@ def _with_gateway(settings: Settings, work: Callable[[Gateway], int]) -> int:
         return work(gateway)
 
 
+def _with_gateway_and_store(settings: Settings, work: Callable[[Gateway, Store], int]) -> int:
+    with connect(settings) as gateway, Store.from_settings(settings) as store:
+        return work(gateway, store)
+
+
 def _send(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    def work(gateway: Gateway) -> int:
-        client = gateway.client
-        if args.simple:
-            result = client.simple_send(args.phones, args.message, sender=args.sender)
-        else:
-            result = client.send(
-                args.phones, args.message, sender=args.sender, transaction_id=args.transaction_id,
-                priority=args.priority, flash=args.flash or None, cost_center=args.cost_center,
-            )
-        for phone, message_id in result.pairs():
-            print(f"{phone}\t{message_id}", file=out)
+    recipients = parse_recipients("\n".join(args.phones), settings.phone_region, mobile_only=settings.mobile_only)
+    if recipients.invalid:
+        for entry in recipients.invalid:
+            print(f"error: {entry.text}: {entry.reason}", file=sys.stderr)
+        return 1
+
+    def work(gateway: Gateway, store: Store) -> int:
+        blocked = store.blocked(recipients.phones)
+        if blocked:
+            print(f"error: on the blocklist, not sent: {', '.join(sorted(blocked))}", file=sys.stderr)
+            return 1
+        outcome = send_and_record(
+            gateway.client, store, recipients.phones, args.message, sender=args.sender,
+            priority=args.priority, flash=args.flash or None, cost_center=args.cost_center,
+            transaction_id=args.transaction_id, channel=Channel.SIMPLEAPI if args.simple else Channel.SMSES,
+            sent_by="cli", phone_format=settings.phone_format,
+        )
+        if outcome.error:
+            print(f"error: {outcome.error}", file=sys.stderr)
+            return 1
+        for phone, message_id in zip(outcome.phones, outcome.message_ids):
+            print(f"{gateway_format(phone, settings.phone_format)}\t{message_id}", file=out)
         return 0
 
-    return _with_gateway(settings, work)
+    return _with_gateway_and_store(settings, work)
+
+
+def _sync(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    def work(gateway: Gateway, store: Store) -> int:
+        counts = sync_reports(gateway.client, store, pending_check_after=settings.pending_check_after)
+        print(json.dumps(dataclasses.asdict(counts)) if args.json else
+              "\t".join(f"{k}={v}" for k, v in dataclasses.asdict(counts).items()), file=out)
+        return 0
+
+    return _with_gateway_and_store(settings, work)
 
 
 def _reports(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -558,7 +558,13 @@ class Store:
     """The database behind the dashboard. Thread-safe; open once per process and share."""
 
     def __init__(self, url: str | URL) -> None:
-        self._url = make_url(url)
+        try:
+            self._url = make_url(url)
+        except sa.exc.ArgumentError:
+            # The URL is not quoted: it may carry a database password.
+            raise ConfigError(
+                "SMS_DB_URL is not a database URL; use sqlite:///path/to/file.db or "
+                "postgresql://user:password@host:5432/database.", field="SMS_DB_URL") from None
         _check_sqlite_url(self._url)
         self.engine: Engine = sa.create_engine(self._url, **_engine_options(self._url))
         _configure_engine(self.engine)
@@ -578,8 +584,8 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
-        """Open the store named by ``SMS_DB_URL``."""
-        return cls(settings.db_url)
+        """Open the store named by ``SMS_DB_URL`` (default: the SQLite file in ``SMS_DATA_DIR``)."""
+        return cls(settings.store_url)
 
     def close(self) -> None:
         self.engine.dispose()

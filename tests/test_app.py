@@ -31,6 +31,4 @@ def test_app_renders_with_no_configuration_at_all(tmp_path, monkeypatch):
     finally:
         from ui import resources
 
-        resources.gateway().close()
-        st.cache_resource.clear()
-        st.cache_data.clear()
+        resources.shutdown()

@@ -86,3 +86,27 @@ def test_env_example_prints_every_setting(tmp_path):
     done = run_cli(["env-example"], {}, tmp_path)
     assert done.returncode == 0
     assert (ROOT / ".env.example").read_text() == done.stdout
+
+
+def test_send_records_the_messages_in_the_store_and_sync_applies_their_reports(cli_env, sandbox, tmp_path):
+    from smslib.store import MessageFilter, Store
+
+    sent = run_cli(["send", "600 100 000", "+48 600-100-003", "--message", "Hello"], cli_env, tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert [line.split("\t")[0] for line in sent.stdout.splitlines()] == ["48600100000", "48600100003"]
+    sandbox.backend.force_deliver_all()
+    synced = run_cli(["sync", "--json"], cli_env, tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["new"] == 2
+    with Store(f"sqlite:///{tmp_path / 'data' / 'sms.db'}") as store:
+        rows = {m.phone: m for m in store.query_messages(MessageFilter()).rows}
+    assert rows["+48600100000"].state.value == "delivered"
+    assert rows["+48600100003"].state.value == "rejected"
+    assert {m.sent_by for m in rows.values()} == {"cli"}
+
+
+def test_an_invalid_number_is_refused_before_anything_is_sent(cli_env, sandbox, tmp_path):
+    done = run_cli(["send", "600100200", "12", "--message", "Hello"], cli_env, tmp_path)
+    assert done.returncode == 1
+    assert "12" in done.stderr and "Traceback" not in done.stderr
+    assert sandbox.backend.accepted_messages() == []

@@ -1,0 +1,58 @@
+"""Small Streamlit pieces shared by pages, so a state or an error looks the same everywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from smslib.gateway import Gateway
+from smslib.models import MessageState
+
+from . import resources
+
+
+def gateway_status(gateway: Gateway) -> None:
+    """The sidebar block: which gateway is in use (never credentials) and whether it answers."""
+    st.caption("Gateway")
+    st.markdown(f"**{gateway.label}**")
+    healthy, detail = resources.gateway_health(gateway.label)
+    if healthy:
+        st.success("Gateway answers", icon=":material/check_circle:")
+    else:
+        st.error(detail, icon=":material/cloud_off:")
+    runner = resources.runner()
+    if runner is not None:
+        sync = runner.tasks.get("sync")
+        if sync is not None and sync.last_error:
+            st.warning(f"Last report sync failed: {sync.last_error}", icon=":material/sync_problem:")
+        elif sync is not None and sync.last_finished:
+            st.caption(f"Reports synced {format_time(sync.last_finished)}")
+
+
+def state_badge(state: MessageState | str) -> str:
+    """A message state as Markdown with its icon and colour, the same on every page."""
+    state = MessageState(state)
+    return f":{_badge_color(state)}-badge[{state.icon} {state.label}]"
+
+
+def _badge_color(state: MessageState) -> str:
+    return {
+        MessageState.PENDING: "gray",
+        MessageState.DELIVERED: "green",
+        MessageState.UNDELIVERED: "red",
+        MessageState.EXPIRED: "orange",
+        MessageState.REJECTED: "violet",
+        MessageState.UNKNOWN: "gray",
+        MessageState.FAILED: "red",
+        MessageState.UNCERTAIN: "orange",
+    }[state]
+
+
+def format_time(value: datetime | None) -> str:
+    """A UTC time in the viewer's time zone (``SMS_DISPLAY_TIMEZONE``), to the second."""
+    if value is None:
+        return "—"
+    zone = ZoneInfo(resources.settings().display_timezone)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
