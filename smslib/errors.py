@@ -93,7 +93,9 @@ class InvalidPhoneNumber(SmsError, ValueError):
     """A phone number that cannot be used; ``reason`` says why in words."""
 
     def __init__(self, raw: object, reason: str) -> None:
-        super().__init__(f"{raw!s:.40}: {reason}" if raw not in (None, "") else reason, field="phone")
+        # ``raw`` may be anything a cell holds (pd.NA cannot even be compared), so test by type.
+        shown = "" if raw is None or (isinstance(raw, str) and not raw.strip()) else f"{raw!s:.40}"
+        super().__init__(f"{shown}: {reason}" if shown else reason, field="phone")
         self.raw = raw
         self.reason = reason
 
