@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from ui import resources
+from smslib.models import MessageState
+from ui import resources, widgets
 
 gateway = resources.gateway()
+store = resources.store()
 
 st.title("SMS dashboard")
 st.write(
@@ -18,5 +20,29 @@ if gateway.is_sandbox:
         "`SMS_API_USERNAME` and `SMS_API_PASSWORD` in `.env` (see `.env.example`) and restart.",
         icon=":material/science:",
     )
+
+st.subheader("Where to start")
+columns = st.columns(4)
+with columns[0].container(border=True):
+    st.page_link("pages/compose.py", label="**Compose**", icon=":material/edit_square:")
+    st.caption("Write one message to one or many numbers and see its cost before sending.")
+with columns[1].container(border=True):
+    st.page_link("pages/bulk.py", label="**Bulk upload**", icon=":material/upload_file:")
+    st.caption("Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job.")
+with columns[2].container(border=True):
+    st.page_link("pages/history.py", label="**History**", icon=":material/history:")
+    st.caption("Find any message, its delivery report, and export what you found.")
+with columns[3].container(border=True):
+    st.page_link("pages/analytics.py", label="**Analytics**", icon=":material/monitoring:")
+    st.caption("Delivery rates, latency and failures over time, by sender, cost centre and job.")
+
+total = store.count_messages()
+if total:
+    st.subheader("So far")
+    st.metric("Messages sent from this dashboard", f"{total:,}")
 else:
-    st.caption(f"Gateway: {gateway.label}")
+    st.caption("No messages yet: the first one you send will appear in History.")
+
+with st.expander("What the message states mean"):
+    for state in MessageState:
+        st.markdown(f"{widgets.state_badge(state)} — {state.style.meaning}")

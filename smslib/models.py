@@ -58,6 +58,10 @@ class MessageState(str, enum.Enum):
         return _STATE_BY_STATUS.get(int(status), cls.UNKNOWN)
 
     @property
+    def style(self) -> StateStyle:
+        return STATE_STYLE[self]
+
+    @property
     def label(self) -> str:
         return STATE_STYLE[self].label
 
@@ -87,17 +91,26 @@ class StateStyle:
     label: str
     color: str  # hex, used by charts and badges alike
     icon: str   # a Streamlit material icon
+    meaning: str  # one line for people
 
 
 STATE_STYLE: dict[MessageState, StateStyle] = {
-    MessageState.PENDING: StateStyle("Pending", "#9AA0A6", ":material/schedule:"),
-    MessageState.DELIVERED: StateStyle("Delivered", "#2E7D32", ":material/check_circle:"),
-    MessageState.UNDELIVERED: StateStyle("Not delivered", "#C62828", ":material/cancel:"),
-    MessageState.EXPIRED: StateStyle("Expired", "#EF6C00", ":material/timer_off:"),
-    MessageState.REJECTED: StateStyle("Rejected by operator", "#6A1B9A", ":material/block:"),
-    MessageState.UNKNOWN: StateStyle("Unknown", "#546E7A", ":material/help:"),
-    MessageState.FAILED: StateStyle("Failed to send", "#B71C1C", ":material/error:"),
-    MessageState.UNCERTAIN: StateStyle("Uncertain", "#F9A825", ":material/warning:"),
+    MessageState.PENDING: StateStyle("Pending", "#9AA0A6", ":material/schedule:",
+                                        "accepted by the gateway, no delivery report yet"),
+    MessageState.DELIVERED: StateStyle("Delivered", "#2E7D32", ":material/check_circle:",
+                                          "the phone received it"),
+    MessageState.UNDELIVERED: StateStyle("Not delivered", "#C62828", ":material/cancel:",
+                                            "the operator could not deliver it"),
+    MessageState.EXPIRED: StateStyle("Expired", "#EF6C00", ":material/timer_off:",
+                                        "not delivered within its validity period"),
+    MessageState.REJECTED: StateStyle("Rejected by operator", "#6A1B9A", ":material/block:",
+                                         "the operator refused it"),
+    MessageState.UNKNOWN: StateStyle("Unknown", "#546E7A", ":material/help:",
+                                        "the gateway reported a status the contract does not define"),
+    MessageState.FAILED: StateStyle("Failed to send", "#B71C1C", ":material/error:",
+                                       "the gateway refused the send; nothing went out"),
+    MessageState.UNCERTAIN: StateStyle("Uncertain", "#F9A825", ":material/warning:",
+                                          "the send may or may not have gone out; check before resending"),
 }
 
 
