@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -50,6 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="fetch delivery reports into the store, then acknowledge them")
     sync.add_argument("--json", action="store_true", help="print the counts as JSON")
     sync.set_defaults(run=_sync)
+
+    send_file = commands.add_parser(
+        "send-file", help="send one message per row of a spreadsheet as a bulk job",
+        description="Validates every row, prints the totals and the invalid rows, then sends the job to the "
+                    "end. Run it again after an interruption: the same file resumes its job, nothing twice.")
+    send_file.add_argument("file", metavar="FILE", help="CSV, TSV, TXT, XLSX, XLS or ODS")
+    send_file.add_argument("--phone-column", required=True, help="the column with the numbers")
+    text = send_file.add_mutually_exclusive_group(required=True)
+    text.add_argument("--message-column", help="the column with each row's message")
+    text.add_argument("--template", help="the message, with {column} placeholders")
+    send_file.add_argument("--sheet", help="the workbook's sheet (default: the first)")
+    send_file.add_argument("--sender", help="sender name or number")
+    send_file.add_argument("--priority", type=int, choices=range(4), help="0 (lowest) to 3 (highest)")
+    send_file.add_argument("--flash", action="store_true", help="send as flash SMS")
+    send_file.add_argument("--cost-center", help="cost centre for billing")
+    send_file.set_defaults(run=_send_file)
+
+    worker = commands.add_parser("worker", help="run queued and interrupted bulk jobs and the report sync until stopped")
+    worker.set_defaults(run=_worker)
 
     env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
     env.set_defaults(run=_env_example, needs_settings=False)
@@ -145,4 +165,60 @@ def _env_example(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     from .envfile import env_example
 
     out.write(env_example())
+    return 0
+
+
+def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from . import jobs
+    from .spreadsheet import read_table
+    from .store import Store
+
+    frame = read_table(args.file, os.path.basename(args.file), args.sheet, max_rows=settings.max_rows,
+                       max_bytes=settings.max_upload_mb * 1024 * 1024)
+    mapping = jobs.ColumnMapping(
+        args.phone_column, message_column=args.message_column, template=args.template, sender=args.sender,
+        priority=args.priority, flash=True if args.flash else None, cost_center=args.cost_center)
+    with Store.from_settings(settings) as store:
+        validation = jobs.validate(frame, mapping, region=settings.phone_region, mobile_only=settings.mobile_only,
+                                   blocked=store.blocked, cost_centers=settings.cost_centers)
+        totals = validation.totals
+        print(f"rows {totals.rows}, valid {totals.valid}, invalid {totals.invalid}, duplicates removed "
+              f"{totals.duplicates}, unique recipients {totals.unique_recipients}, SMS billed {totals.billed}",
+              file=out)
+        for row in validation.invalid_report().itertuples(index=False):
+            print(f"invalid row {row.row}\t{row.phone}\t{row.reason}", file=out)
+        planned = jobs.plan(validation, settings.batch_size)
+        job = jobs.find_open_job(store, jobs.fingerprint(planned)) if planned else None
+        if job is not None:
+            print(f"resuming job {job.id}", file=sys.stderr)
+            if job.state in (jobs.JobState.PAUSED, jobs.JobState.FAILED):
+                jobs.resume(store, job.id)
+        else:
+            job = jobs.create_job(store, planned, name=os.path.basename(args.file),
+                                  source_filename=os.path.basename(args.file), created_by="cli",
+                                  settings={"mapping": mapping.to_dict()})
+        with connect(settings) as gateway:
+            progress = jobs.JobRunner.from_settings(gateway.client, store, settings).run_job(
+                job.id, on_progress=_print_progress)
+        print(file=sys.stderr)
+    print(f"job {job.id} {progress.job.state.value}: sent {progress.sent}, failed {progress.failed}, "
+          f"uncertain {progress.uncertain}, not sent {progress.waiting}", file=out)
+    if progress.job.last_error:
+        print(f"error: {progress.job.last_error}", file=sys.stderr)
+    return 0 if progress.job.state is jobs.JobState.DONE and not (progress.failed or progress.uncertain) else 1
+
+
+def _print_progress(progress: Any) -> None:
+    rate = f", {progress.rate:.1f} SMS/s" if progress.rate else ""
+    print(f"\r{progress.done}/{progress.job.total} sent {progress.sent} failed {progress.failed} "
+          f"uncertain {progress.uncertain}{rate}", end="", file=sys.stderr, flush=True)
+
+
+def _worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from .store import Store
+    from .worker import run_worker
+
+    with connect(settings) as gateway, Store.from_settings(settings) as store:
+        print(f"worker running against {gateway.label}; Ctrl-C to stop", file=out, flush=True)
+        run_worker(gateway, store, settings)
     return 0

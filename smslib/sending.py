@@ -133,7 +133,7 @@ def send_batch(
         return _stored_outcome(store, batch)
     holder = uuid.uuid4().hex
     claimable = (BatchState.PENDING, BatchState.UNCERTAIN) if retry_uncertain else (BatchState.PENDING,)
-    claimed = store.claim_batch(batch.id, holder, lease_seconds=_lease_seconds(client), states=claimable)
+    claimed = store.claim_batch(batch.id, holder, lease_seconds=lease_seconds(client), states=claimable)
     if claimed is None:
         # Someone else is sending it right now (a double click, another worker).
         return _stored_outcome(store, store.get_batch(batch.id) or batch)
@@ -157,7 +157,7 @@ def _check_simpleapi_options(**options: object) -> None:
         )
 
 
-def _lease_seconds(client: Any) -> float:
+def lease_seconds(client: Any) -> float:
     """Longer than the slowest the client may take over one send, retries included."""
     per_attempt = client.connect_timeout + client.read_timeout
     return client.retry_attempts * per_attempt + client.retry_max_wait + _LEASE_MARGIN

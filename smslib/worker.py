@@ -12,20 +12,27 @@ from typing import Any
 
 from .config import Settings
 from .gateway import Gateway
+from .jobs import JobRunner
 from .reports import sync_reports
 from .runner import Runner, Task
 from .store import Store
 
 SYNC_TASK = "sync"
+JOBS_TASK = "jobs"
+JOBS_INTERVAL = 2.0  # seconds between looks for due jobs (a schedule, a window, a 429) when idle
 
 
 def build_runner(gateway: Gateway, store: Store, settings: Settings) -> Runner:
-    """A runner (not yet started) with the report sync for ``gateway`` into ``store``."""
+    """A runner (not yet started) with the report sync and the bulk jobs for ``gateway`` and ``store``."""
 
     def sync() -> Any:
         return sync_reports(gateway.client, store, pending_check_after=settings.pending_check_after)
 
-    return Runner([Task(SYNC_TASK, settings.sync_interval, sync)])
+    job_runner = JobRunner.from_settings(gateway.client, store, settings)
+    return Runner([
+        Task(SYNC_TASK, settings.sync_interval, sync),
+        Task(JOBS_TASK, JOBS_INTERVAL, job_runner.run, wake_runs_it=True),
+    ])
 
 
 def run_worker(gateway: Gateway, store: Store, settings: Settings,

@@ -73,3 +73,26 @@ def client(sandbox) -> Iterator[SmsClient]:
                    simpleapi_password=sandbox.simple_password, read_timeout=2.0, retry_backoff=0.0,
                    sleep=lambda seconds: None) as made:
         yield made
+
+
+# -- the app: AppTest against the session's sandbox -----------------------------------------
+
+@pytest.fixture
+def app_env(request, sandbox, tmp_path, monkeypatch):
+    """Settings for an AppTest: the sandbox as gateway, a fresh data folder and store.
+
+    The dashboard's background runner is off unless the test parametrises this fixture
+    with True (``@pytest.mark.parametrize("app_env", [True], indirect=True)``).
+    """
+    from ui import resources
+
+    monkeypatch.setenv("SMS_API_URL", sandbox.url)
+    monkeypatch.setenv("SMS_API_USERNAME", sandbox.username)
+    monkeypatch.setenv("SMS_API_PASSWORD", sandbox.password)
+    monkeypatch.setenv("SMS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SMS_DB_URL", "")
+    monkeypatch.setenv("SMS_RUN_WORKER_IN_APP", "true" if getattr(request, "param", False) else "false")
+    monkeypatch.chdir(tmp_path)
+    resources.shutdown()
+    yield tmp_path
+    resources.shutdown()

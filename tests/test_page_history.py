@@ -17,21 +17,6 @@ from ui import resources
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def app_env(sandbox, tmp_path, monkeypatch):
-    """The app's settings: the sandbox fixture as gateway, a fresh data folder, no runner."""
-    monkeypatch.setenv("SMS_API_URL", sandbox.url)
-    monkeypatch.setenv("SMS_API_USERNAME", sandbox.username)
-    monkeypatch.setenv("SMS_API_PASSWORD", sandbox.password)
-    monkeypatch.setenv("SMS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SMS_DB_URL", "")
-    monkeypatch.setenv("SMS_RUN_WORKER_IN_APP", "false")
-    monkeypatch.chdir(tmp_path)
-    resources.shutdown()
-    yield tmp_path
-    resources.shutdown()
-
-
 def history_page(**params) -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / "history.py"), default_timeout=30)
     for key, value in params.items():

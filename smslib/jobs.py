@@ -1,0 +1,733 @@
+"""Bulk jobs: a table of recipients → a validated plan → batches in the store → sends.
+
+Three steps, each usable alone:
+
+- ``validate(frame, mapping, ...)`` checks every row (number, text, options, blocklist)
+  and drops repeats of the same number with the same text; pure and vectorised.
+- ``plan(validation, batch_size)`` groups the valid rows with the same text and options
+  into gateway requests of at most ``batch_size`` numbers; pure.
+- ``create_job(store, plan, ...)`` writes the job and ALL its batches (``pending``, each
+  with a deterministic TransactionId) in one transaction, before anything is sent;
+  ``run_next_batch`` / ``run_jobs`` (the runner's "jobs" task) then send them one by one
+  with ``sending.send_batch``, which holds the exactly-once rules.
+
+Job states: queued → running ⇄ paused → done | cancelled | failed. Progress is always
+read from the store (``job_progress``), so any process, page or browser sees the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time as dtime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .errors import AuthenticationError, ConfigError, TemplateError, ValidationError
+from .models import MessageState
+from .phones import LANDLINE, normalize_series
+from .sending import SendOutcome, lease_seconds, send_batch
+from .store import Batch, BatchState, Job, JobState, SendOptions, Store, batches, jobs, messages
+from .text import MAX_SEGMENTS, Template, count_segments_series, render_frame
+
+MAX_BATCH_SIZE = 1000
+
+# Reasons a row is not sent, as shown per row and in the invalid-rows export.
+BAD_NUMBER = "bad number"
+EMPTY_MESSAGE = "empty message"
+TOO_LONG = "too long"
+UNKNOWN_PLACEHOLDER = "unknown placeholder"
+BAD_PRIORITY = "bad priority"
+BAD_FLASH = "bad flash value"
+BAD_SENDER = "bad sender"
+UNKNOWN_COST_CENTER = "unknown cost centre"
+LANDLINE_REASON = "landline"
+BLOCKED = "blocked"
+
+_SENDER_NAME = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-]{1,11}")
+_SENDER_NUMBER = re.compile(r"\+?[0-9]{1,16}")
+_TRUE = {"1", "true", "yes", "y", "t", "x", "tak", "prawda"}
+_FALSE = {"0", "false", "no", "n", "f", "nie", "fałsz"}
+_OPEN = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.FAILED)
+
+
+# -- mapping and validation -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which column holds what; an option is either a column (per row) or one value for all."""
+
+    phone_column: str
+    message_column: str | None = None
+    template: str | None = None
+    sender_column: str | None = None
+    sender: str | None = None
+    priority_column: str | None = None
+    priority: int | None = None
+    flash_column: str | None = None
+    flash: bool | None = None
+    cost_center_column: str | None = None
+    cost_center: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Totals:
+    rows: int
+    valid: int
+    invalid: int
+    duplicates: int
+    unique_recipients: int
+    segments: int          # segments of one message, summed over the valid messages
+    billed: int            # SMS billed: the same sum (each recipient pays every segment)
+    max_segments: int      # the longest valid message, in segments
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Every row with its outcome. ``rows`` is indexed by the file's row number and has the
+    columns phone, text, sender, priority, flash, cost_center, segments, encoding, status
+    (``valid``, ``duplicate`` or ``invalid``) and reason."""
+
+    rows: pd.DataFrame
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"] == "valid"]
+
+    @property
+    def invalid(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"] == "invalid"]
+
+    @property
+    def totals(self) -> Totals:
+        valid = self.valid
+        segments = int(valid["segments"].sum())
+        return Totals(
+            rows=len(self.rows), valid=len(valid), invalid=int((self.rows["status"] == "invalid").sum()),
+            duplicates=int((self.rows["status"] == "duplicate").sum()),
+            unique_recipients=int(valid["phone"].nunique()), segments=segments, billed=segments,
+            max_segments=int(valid["segments"].max()) if len(valid) else 0,
+        )
+
+    def invalid_report(self) -> pd.DataFrame:
+        """The invalid rows for export: row number, the number as given, the text, the reason."""
+        bad = self.invalid
+        return pd.DataFrame({"row": bad.index, "phone": bad["given_phone"].to_numpy(),
+                             "message": bad["text"].to_numpy(), "reason": bad["reason"].to_numpy()})
+
+
+def guess_phone_column(frame: pd.DataFrame, region: str = "PL") -> str | None:
+    """The column most likely to hold phone numbers: by its name, then by its values."""
+    if frame.columns.empty:
+        return None
+    for column in frame.columns:
+        if re.search(r"phone|tel|mobile|gsm|msisdn|numer|number|komórk|komork", str(column), re.I):
+            return str(column)
+    sample = frame.head(50)
+    scores = {str(c): int(normalize_series(sample[c], region)["phone"].notna().sum()) for c in frame.columns}
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] > 0 else None
+
+
+def validate(
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    *,
+    region: str = "PL",
+    mobile_only: bool = False,
+    blocked: Callable[[Iterable[str]], set[str]] | Iterable[str] = (),
+    cost_centers: Sequence[str] = (),
+    max_segments: int = MAX_SEGMENTS,
+) -> Validation:
+    """Check every row of ``frame`` (as ``spreadsheet.read_table`` returns it) for sending.
+
+    ``blocked`` is the blocklist: a set of E.164 numbers or a function such as
+    ``store.blocked`` answering which of some numbers are blocked. Raises
+    ``ValidationError`` only when the mapping names a column the table does not have.
+    """
+    for column in _mapped_columns(mapping):
+        if column not in frame.columns:
+            raise ValidationError(f"The table has no column {column!r}.", field="column")
+    if (mapping.message_column is None) == (mapping.template is None):
+        raise ValidationError("Choose either a message column or a template.", field="message")
+    index = frame.index
+    phones = normalize_series(frame[mapping.phone_column], region, mobile_only=mobile_only)
+    reason = pd.Series(pd.NA, index=index, dtype="object")
+
+    number_error = phones["error"]
+    bad_number = number_error.notna()
+    reason[bad_number] = np.where(number_error[bad_number] == LANDLINE, LANDLINE_REASON,
+                                  BAD_NUMBER + ": " + number_error[bad_number].astype(str))
+
+    text, template_error = _texts(frame, mapping)
+    if template_error is not None:
+        reason = reason.fillna(f"{UNKNOWN_PLACEHOLDER}: {template_error}")
+    text = text.fillna("")
+    measured = count_segments_series(text)
+    empty = text.str.strip() == ""
+    reason[reason.isna() & empty] = EMPTY_MESSAGE
+    too_long = measured["segments"] > max_segments
+    reason[reason.isna() & too_long] = (
+        TOO_LONG + ": " + measured["segments"][too_long].astype(str) + f" SMS (at most {max_segments})")
+
+    sender = _option(frame, mapping.sender_column, mapping.sender)
+    given_senders = sender.dropna().unique().tolist()
+    bad_sender = sender.isin([value for value in given_senders if not _good_sender(value)])
+    reason[reason.isna() & bad_sender] = BAD_SENDER
+
+    priority, bad_priority = _priorities(frame, mapping)
+    reason[reason.isna() & bad_priority] = BAD_PRIORITY
+
+    flash, bad_flash = _flashes(frame, mapping)
+    reason[reason.isna() & bad_flash] = BAD_FLASH
+
+    cost_center = _option(frame, mapping.cost_center_column, mapping.cost_center)
+    if cost_centers:
+        unknown_cc = cost_center.notna() & ~cost_center.isin(list(cost_centers))
+        reason[reason.isna() & unknown_cc] = UNKNOWN_COST_CENTER
+
+    candidates = phones["phone"][reason.isna()].dropna().unique().tolist()
+    blocked_set = set(blocked(candidates)) if callable(blocked) else set(blocked)
+    reason[reason.isna() & phones["phone"].isin(list(blocked_set)).fillna(False).astype(bool)] = BLOCKED
+
+    rows = pd.DataFrame({
+        "given_phone": frame[mapping.phone_column].astype(str).to_numpy(),
+        "phone": phones["phone"].astype(object).to_numpy(),
+        "text": text.astype(object).to_numpy(),
+        "sender": sender.to_numpy(),
+        "priority": priority.to_numpy(),
+        "flash": flash.to_numpy(),
+        "cost_center": cost_center.to_numpy(),
+        "segments": measured["segments"].to_numpy(),
+        "encoding": measured["encoding"].astype(object).to_numpy(),
+        "reason": reason.to_numpy(),
+    }, index=index)
+    ok = rows["reason"].isna()
+    # A repeat only counts against an earlier *valid* row with the same number and text.
+    repeat = ok & rows[ok].duplicated(subset=["phone", "text"], keep="first").reindex(index, fill_value=False)
+    rows["status"] = np.where(~ok, "invalid", np.where(repeat, "duplicate", "valid"))
+    return Validation(rows)
+
+
+def _mapped_columns(mapping: ColumnMapping) -> list[str]:
+    return [c for c in (mapping.phone_column, mapping.message_column, mapping.sender_column,
+                        mapping.priority_column, mapping.flash_column, mapping.cost_center_column) if c]
+
+
+def _texts(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, str | None]:
+    if mapping.message_column is not None:
+        return frame[mapping.message_column].astype(str), None
+    try:
+        template = Template.parse(mapping.template or "")
+        return render_frame(template, frame).astype(str), None
+    except TemplateError as e:
+        return pd.Series("", index=frame.index, dtype="str"), str(e)
+
+
+def _option(frame: pd.DataFrame, column: str | None, value: object) -> pd.Series:
+    """Per-row text of an option (None where empty), or the one value for every row."""
+    if column is None:
+        return pd.Series([value if value not in ("", None) else None] * len(frame), index=frame.index, dtype=object)
+    cells = frame[column].astype(str).str.strip()
+    return cells.where(cells != "", None).astype(object)
+
+
+def _good_sender(value: str) -> bool:
+    return bool(_SENDER_NAME.fullmatch(value) or _SENDER_NUMBER.fullmatch(value))
+
+
+def _priorities(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:
+    if mapping.priority_column is None:
+        value = mapping.priority
+        bad = value is not None and value not in (0, 1, 2, 3)
+        return (pd.Series([value] * len(frame), index=frame.index, dtype=object),
+                pd.Series(bad, index=frame.index, dtype=bool))
+    cells = frame[mapping.priority_column].astype(str).str.strip().str.replace(r"\.0+$", "", regex=True)
+    known = {"0": 0, "1": 1, "2": 2, "3": 3}
+    parsed = cells.map(known)
+    bad = (cells != "") & parsed.isna()
+    return parsed.astype(object).where(parsed.notna(), None), bad
+
+
+def _flashes(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:
+    if mapping.flash_column is None:
+        return (pd.Series([mapping.flash] * len(frame), index=frame.index, dtype=object),
+                pd.Series(False, index=frame.index, dtype=bool))
+    cells = frame[mapping.flash_column].astype(str).str.strip().str.lower()
+    parsed = pd.Series(None, index=frame.index, dtype=object)
+    parsed[cells.isin(_TRUE)] = True
+    parsed[cells.isin(_FALSE)] = False
+    bad = (cells != "") & parsed.isna()
+    return parsed, bad
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """One gateway request of a plan."""
+
+    seq: int
+    phones: tuple[str, ...]
+    source_rows: tuple[int, ...]
+    text: str
+    options: SendOptions
+    segments: int
+    encoding: str
+
+
+def plan(validation: Validation, batch_size: int = 500, *, sent_by: str = "local") -> list[PlannedBatch]:
+    """Group the valid rows by (text, sender, priority, flash, cost centre) into requests of
+    at most ``batch_size`` numbers, in the order the groups first appear in the file."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValidationError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {batch_size}.", field="batch_size")
+    valid = validation.valid
+    if valid.empty:
+        return []
+    keys = valid[["text", "sender", "priority", "flash", "cost_center"]].astype(str)
+    group = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    # The first appearance of each group decides the order of the groups.
+    first_row = np.full(group.max() + 1, len(group))
+    np.minimum.at(first_row, group, np.arange(len(group)))
+    order = np.lexsort((np.arange(len(group)), first_row[group]))
+    phones = valid["phone"].to_numpy()[order].tolist()
+    rows = [int(r) for r in valid.index.to_numpy()[order].tolist()]
+    group = group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(group)]
+    first = order[starts]  # each group's first row, in the valid frame's positions
+    columns = {c: valid[c].to_numpy()[first].tolist() for c in ("text", "sender", "priority", "flash",
+                                                                "cost_center", "segments", "encoding")}
+    option_cache: dict[tuple[Any, ...], SendOptions] = {}
+    planned: list[PlannedBatch] = []
+    for g, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+        key = (columns["sender"][g], columns["priority"][g], columns["flash"][g], columns["cost_center"][g])
+        options = option_cache.get(key)
+        if options is None:
+            options = option_cache[key] = SendOptions(
+                sender=key[0], priority=_int_or_none(key[1]), flash=_bool_or_none(key[2]), cost_center=key[3],
+                sent_by=sent_by)
+        text, segments, encoding = str(columns["text"][g]), int(columns["segments"][g]), str(columns["encoding"][g])
+        for chunk in range(start, end, batch_size):
+            stop = min(chunk + batch_size, end)
+            planned.append(PlannedBatch(
+                seq=len(planned) + 1, phones=tuple(phones[chunk:stop]), source_rows=tuple(rows[chunk:stop]),
+                text=text, options=options, segments=segments, encoding=encoding))
+    return planned
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type]
+
+
+def _bool_or_none(value: object) -> bool | None:
+    return None if value is None or (not isinstance(value, bool) and pd.isna(value)) else bool(value)
+
+
+def fingerprint(planned: Sequence[PlannedBatch]) -> str:
+    """A digest of a plan: the same file and mapping give the same one (to resume, not repeat, a job)."""
+    digest = hashlib.sha256()
+    for batch in planned:
+        digest.update(json.dumps([batch.phones, batch.text, batch.options.to_json()]).encode())
+    return digest.hexdigest()[:32]
+
+
+# -- send window ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """A daily window in a time zone (e.g. 08:00–20:00 Europe/Warsaw) outside which a job waits."""
+
+    start: dtime
+    end: dtime
+    timezone: str = "Europe/Warsaw"
+
+    def to_json(self) -> dict[str, str]:
+        return {"start": self.start.strftime("%H:%M"), "end": self.end.strftime("%H:%M"), "timezone": self.timezone}
+
+    @classmethod
+    def from_json(cls, data: Any) -> SendWindow | None:
+        if not data:
+            return None
+        return cls(dtime.fromisoformat(data["start"]), dtime.fromisoformat(data["end"]), data.get("timezone", "Europe/Warsaw"))
+
+    def is_open(self, now: datetime) -> bool:
+        local = now.astimezone(ZoneInfo(self.timezone)).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # a window across midnight
+
+    def next_open(self, now: datetime) -> datetime:
+        """The next moment (UTC) the window opens; ``now`` when it is open."""
+        if self.is_open(now):
+            return now
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        candidate = datetime.combine(local.date(), self.start, tzinfo=zone)
+        if candidate <= local:
+            candidate = datetime.combine(local.date() + timedelta(days=1), self.start, tzinfo=zone)
+        return candidate.astimezone(timezone.utc)
+
+
+# -- jobs in the store ----------------------------------------------------------------------
+
+
+def transaction_id(nonce: str, job_id: int, seq: int) -> str:
+    """The TransactionId of a job's batch: stable across restarts, unique across installations."""
+    return f"job{job_id}-{nonce}-{seq}"
+
+
+def create_job(
+    store: Store,
+    planned: Sequence[PlannedBatch],
+    *,
+    name: str,
+    source_filename: str | None = None,
+    created_by: str = "local",
+    scheduled_at: datetime | None = None,
+    send_window: SendWindow | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Job:
+    """Write the job (``queued``) and every batch (``pending``) in one transaction; nothing is sent."""
+    if not planned:
+        raise ValidationError("There is nothing to send: no valid row.", field="rows")
+    nonce = secrets.token_hex(4)
+    now = datetime.now(timezone.utc)
+    job_settings = {**(settings or {}), "nonce": nonce, "fingerprint": fingerprint(planned),
+                    "batches": len(planned)}
+    with store.atomic() as connection:
+        job = store.create_job(
+            name, created_by=created_by, source_filename=source_filename, settings=job_settings,
+            total=sum(len(b.phones) for b in planned), scheduled_at=scheduled_at,
+            send_window=send_window.to_json() if send_window else None)
+        connection.execute(batches.insert(), [
+            {"job_id": job.id, "seq": b.seq, "transaction_id": transaction_id(nonce, job.id, b.seq),
+             "phones": json.dumps(list(b.phones)), "source_rows": json.dumps(list(b.source_rows)),
+             "text": b.text, "options": b.options.to_json(), "segments": b.segments, "encoding": b.encoding,
+             "state": BatchState.PENDING.value, "created_at": now, "updated_at": now}
+            for b in planned
+        ])
+    return job
+
+
+def find_open_job(store: Store, fingerprint_: str) -> Job | None:
+    """An unfinished job with this plan (to resume it instead of sending everything again)."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(jobs.c.id).where(jobs.c.state.in_([s.value for s in _OPEN])).order_by(jobs.c.id.desc())
+        ).all()
+    for row in rows:
+        job = store.get_job(row.id)
+        if job is not None and job.settings.get("fingerprint") == fingerprint_:
+            return job
+    return None
+
+
+def list_jobs(store: Store, limit: int = 50) -> list[Job]:
+    """The most recent jobs, newest first."""
+    with store.engine.connect() as connection:
+        ids = connection.execute(sa.select(jobs.c.id).order_by(jobs.c.id.desc()).limit(limit)).scalars().all()
+    return [job for job in (store.get_job(i) for i in ids) if job is not None]
+
+
+def pause(store: Store, job_id: int) -> None:
+    _transition(store, job_id, (JobState.QUEUED, JobState.RUNNING), JobState.PAUSED)
+
+
+def resume(store: Store, job_id: int) -> None:
+    _transition(store, job_id, (JobState.PAUSED, JobState.FAILED), JobState.QUEUED)
+
+
+def cancel(store: Store, job_id: int) -> None:
+    _transition(store, job_id, _OPEN, JobState.CANCELLED)
+
+
+def _transition(store: Store, job_id: int, sources: Iterable[JobState], target: JobState) -> None:
+    with store.atomic() as connection:
+        changed = connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state.in_([s.value for s in sources]))
+            .values(state=target.value, last_error=None, updated_at=datetime.now(timezone.utc))
+        ).rowcount
+    if not changed:
+        job = store.get_job(job_id)
+        where = f"is {job.state.value}" if job else "does not exist"
+        raise ValidationError(f"Job {job_id} {where}; it cannot be {target.value} now.", field="state")
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job: Job
+    sent: int               # accepted by the gateway
+    failed: int             # refused (nothing went out)
+    uncertain: int          # may have gone out; a person decides
+    waiting: int            # not sent yet
+    delivery: dict[str, int] = field(default_factory=dict)   # message state -> count
+    batches: dict[str, int] = field(default_factory=dict)    # batch state -> count
+    rate: float | None = None          # SMS accepted per second so far
+    eta_seconds: float | None = None
+    waiting_for: str | None = None     # why the job is not sending now, for people
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.uncertain
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.job.total if self.job.total else 1.0
+
+
+def job_progress(store: Store, job_id: int, *, now: datetime | None = None) -> JobProgress:
+    """The job's counters, from the store."""
+    now = now or datetime.now(timezone.utc)
+    job = store.get_job(job_id)
+    if job is None:
+        raise ValidationError(f"There is no job {job_id}.", field="job")
+    with store.engine.connect() as connection:
+        delivery = dict(connection.execute(
+            sa.select(messages.c.state, sa.func.count()).where(messages.c.job_id == job_id).group_by(messages.c.state)
+        ).all())
+        batch_states = dict(connection.execute(
+            sa.select(batches.c.state, sa.func.count()).where(batches.c.job_id == job_id).group_by(batches.c.state)
+        ).all())
+        first, last = connection.execute(
+            sa.select(sa.func.min(messages.c.submitted_at), sa.func.max(messages.c.submitted_at))
+            .where(messages.c.job_id == job_id, messages.c.state != MessageState.FAILED.value)
+        ).one()
+    failed = delivery.get(MessageState.FAILED.value, 0)
+    uncertain = delivery.get(MessageState.UNCERTAIN.value, 0)
+    sent = sum(delivery.values()) - failed - uncertain
+    waiting = max(0, job.total - sent - failed - uncertain)
+    rate = eta = None
+    if first is not None and sent:
+        elapsed = max((_aware(last) - _aware(first)).total_seconds(), 1.0)
+        rate = sent / elapsed
+        eta = waiting / rate if waiting else 0.0
+    return JobProgress(job, sent, failed, uncertain, waiting, delivery, batch_states, rate, eta,
+                       _waiting_for(job, now) if waiting else None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _waiting_for(job: Job, now: datetime) -> str | None:
+    if job.state not in (JobState.QUEUED, JobState.RUNNING):
+        return None
+    if job.scheduled_at is not None and _aware(job.scheduled_at) > now:
+        return f"scheduled for {_aware(job.scheduled_at).isoformat(timespec='minutes')}"
+    window = SendWindow.from_json(job.send_window)
+    if window is not None and not window.is_open(now):
+        return (f"outside the sending window {window.start:%H:%M}–{window.end:%H:%M} {window.timezone}; "
+                f"it opens at {window.next_open(now).isoformat(timespec='minutes')}")
+    return None
+
+
+def job_rows(store: Store, job_id: int) -> pd.DataFrame:
+    """Per recipient of a job: file row, number, text, message id, state, error (sent rows only)."""
+    with store.engine.connect() as connection:
+        result = connection.execute(
+            sa.select(messages.c.source_row.label("row"), messages.c.phone, messages.c.text,
+                      messages.c.message_id, messages.c.state, messages.c.error, messages.c.delivered_at)
+            .where(messages.c.job_id == job_id).order_by(messages.c.source_row, messages.c.id)
+        )
+        return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def uncertain_batches(store: Store, job_id: int) -> list[Batch]:
+    """The job's batches that may or may not have gone out."""
+    with store.engine.connect() as connection:
+        ids = connection.execute(
+            sa.select(batches.c.id).where(batches.c.job_id == job_id, batches.c.state == BatchState.UNCERTAIN.value)
+            .order_by(batches.c.seq)).scalars().all()
+    return [b for b in (store.get_batch(i) for i in ids) if b is not None]
+
+
+def mark_uncertain_as_sent(store: Store, batch_id: int) -> bool:
+    """A person checked that an uncertain batch went out: accepted, its messages ``unknown``."""
+    now = datetime.now(timezone.utc)
+    with store.atomic() as connection:
+        changed = connection.execute(
+            sa.update(batches).where(batches.c.id == batch_id, batches.c.state == BatchState.UNCERTAIN.value)
+            .values(state=BatchState.ACCEPTED.value, last_error="marked as sent by a person", updated_at=now)
+        ).rowcount
+        if changed:
+            connection.execute(
+                sa.update(messages).where(messages.c.batch_id == batch_id)
+                .values(state=MessageState.UNKNOWN.value, error="marked as sent by a person"))
+    return bool(changed)
+
+
+def resend_uncertain(client: Any, store: Store, batch_id: int, *, phone_format: str = "digits") -> SendOutcome:
+    """Send an uncertain batch again with its own TransactionId (safe on a de-duplicating gateway)."""
+    batch = store.get_batch(batch_id)
+    if batch is None:
+        raise ValidationError(f"There is no batch {batch_id}.", field="batch")
+    return send_batch(client, store, batch, phone_format=phone_format, retry_uncertain=True)
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Keeps this process under the gateway's rate limit (SMS/s and requests/s; 0 = none)."""
+
+    def __init__(self, sms_per_second: float = 0.0, requests_per_second: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.sms_per_second = sms_per_second
+        self.requests_per_second = requests_per_second
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, sms: int) -> None:
+        """Wait until a request of ``sms`` messages may go, and book it."""
+        with self._lock:
+            delay = self._next - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+            spacing = max(sms / self.sms_per_second if self.sms_per_second else 0.0,
+                          1.0 / self.requests_per_second if self.requests_per_second else 0.0)
+            self._next = max(self._next, self._clock()) + spacing
+
+
+@dataclass
+class JobRunner:
+    """Sends the batches of runnable jobs; ``run`` is the background runner's "jobs" task."""
+
+    client: Any
+    store: Store
+    gateway_deduplicates: bool = True
+    phone_format: str = "digits"
+    pacer: Pacer = field(default_factory=Pacer)
+    slice_seconds: float = 1.0
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    @classmethod
+    def from_settings(cls, client: Any, store: Store, settings: Any) -> JobRunner:
+        return cls(client, store, gateway_deduplicates=settings.gateway_deduplicates,
+                   phone_format=settings.phone_format,
+                   pacer=Pacer(settings.rate_limit_sms, settings.rate_limit_requests))
+
+    def run(self) -> bool:
+        """Send batches for about ``slice_seconds``; True when there is more to send at once."""
+        deadline = time.monotonic() + self.slice_seconds
+        while time.monotonic() < deadline:
+            job = self._next_job()
+            if job is None:
+                return False
+            if not self.run_next_batch(job.id):
+                finished = self.store.get_job(job.id)
+                if finished is None or finished.state is not JobState.DONE:
+                    return False  # waiting (429, no connection) or failed: the runner waits a while
+        return True
+
+    def run_job(self, job_id: int, *, on_progress: Callable[[JobProgress], None] | None = None,
+                idle_sleep: float = 0.5) -> JobProgress:
+        """Run one job in the caller's thread until it is finished (the CLI's send-file)."""
+        while True:
+            more = self.run_next_batch(job_id)
+            progress = job_progress(self.store, job_id)
+            if on_progress:
+                on_progress(progress)
+            if progress.job.state in (JobState.DONE, JobState.CANCELLED, JobState.FAILED, JobState.PAUSED):
+                return progress
+            if not more:
+                time.sleep(idle_sleep)
+
+    def run_next_batch(self, job_id: int) -> bool:
+        """Send the job's next batch, if it may run now; True when a batch was sent and more may follow."""
+        job = self.store.get_job(job_id)
+        if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
+            return False
+        now = self.clock()
+        if _waiting_for(job, now) is not None:
+            return False
+        if job.state is JobState.QUEUED:
+            self.store.set_job_state(job_id, JobState.RUNNING)
+        batch = self._next_batch(job_id, now)
+        if batch is None:
+            if not self._in_flight(job_id):
+                _finish(self.store, job_id)
+            return False
+        if batch.state is BatchState.SENDING and not self.gateway_deduplicates:
+            # It may have gone out before its sender died; without de-duplication a person decides.
+            self._mark_orphan_uncertain(batch)
+            return True
+        self.pacer.wait(len(batch.phones))
+        outcome = send_batch(self.client, self.store, batch, phone_format=self.phone_format)
+        if outcome.state is BatchState.PENDING:
+            # 429 or no connection: nothing went out; try again later with the same TransactionId.
+            self.store.set_job_state(job_id, JobState.RUNNING, error=outcome.error)
+            return False
+        if isinstance(outcome.exception, (AuthenticationError, ConfigError)):
+            self.store.set_job_state(job_id, JobState.FAILED, error=outcome.error)
+            return False
+        return True
+
+    def _next_job(self) -> Job | None:
+        with self.store.engine.connect() as connection:
+            ids = connection.execute(
+                sa.select(jobs.c.id).where(jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+                .order_by(jobs.c.id)).scalars().all()
+        now = self.clock()
+        for job_id in ids:
+            job = self.store.get_job(job_id)
+            if job is not None and _waiting_for(job, now) is None and (
+                self._next_batch(job_id, now) is not None or not self._in_flight(job_id)
+            ):
+                return job
+        return None
+
+    def _next_batch(self, job_id: int, now: datetime) -> Batch | None:
+        claimable = sa.or_(
+            batches.c.state == BatchState.PENDING.value,
+            sa.and_(batches.c.state == BatchState.SENDING.value,
+                    sa.or_(batches.c.lease_expires_at.is_(None), batches.c.lease_expires_at <= now)),
+        )
+        with self.store.engine.connect() as connection:
+            batch_id = connection.execute(
+                sa.select(batches.c.id).where(batches.c.job_id == job_id, claimable)
+                .order_by(batches.c.seq).limit(1)).scalar()
+        return self.store.get_batch(batch_id) if batch_id is not None else None
+
+    def _in_flight(self, job_id: int) -> bool:
+        with self.store.engine.connect() as connection:
+            return bool(connection.execute(
+                sa.select(sa.func.count()).select_from(batches)
+                .where(batches.c.job_id == job_id, batches.c.state == BatchState.SENDING.value)).scalar())
+
+    def _mark_orphan_uncertain(self, batch: Batch) -> None:
+        holder = uuid.uuid4().hex
+        claimed = self.store.claim_batch(batch.id, holder, lease_seconds=lease_seconds(self.client), states=())
+        if claimed is not None:
+            self.store.mark_batch_uncertain(
+                batch.id, holder, "The sender stopped while sending this batch and the gateway does not "
+                "de-duplicate: check whether it went out, then resend it or mark it as sent.",
+                submitted_at=claimed.updated_at)
+
+
+def _finish(store: Store, job_id: int) -> None:
+    with store.atomic() as connection:
+        connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING.value)
+            .values(state=JobState.DONE.value, updated_at=datetime.now(timezone.utc)))
