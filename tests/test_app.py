@@ -32,3 +32,14 @@ def test_app_renders_with_no_configuration_at_all(tmp_path, monkeypatch):
         from ui import resources
 
         resources.shutdown()
+
+
+PAGES = ["pages/home.py", "pages/compose.py", "pages/bulk.py", "pages/history.py", "pages/analytics.py"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_through_the_router_without_an_exception(app_env, page):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert at.title, f"{page} shows no title"
