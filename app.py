@@ -2,29 +2,30 @@
 
 import streamlit as st
 
-from smslib.errors import ConfigError
-from ui import resources
+from smslib.errors import SmsError
+from ui import resources, widgets
 
 st.set_page_config(page_title="SMS dashboard", page_icon=":material/sms:", layout="wide")
 
 try:
     gateway = resources.gateway()
-except ConfigError as e:
+    resources.store()
+    resources.runner()
+except SmsError as e:
     st.error(f"The dashboard cannot start: {e}", icon=":material/settings:")
     st.stop()
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-]
-navigation = st.navigation(pages)
+navigation = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/compose.py", title="Compose", icon=":material/edit_square:"),
+        st.Page("pages/bulk.py", title="Bulk upload", icon=":material/upload_file:"),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/analytics.py", title="Analytics", icon=":material/monitoring:"),
+    ]
+)
 
 with st.sidebar:
-    st.caption("Gateway")
-    st.markdown(f"**{gateway.label}**")
-    healthy, detail = resources.gateway_health(gateway.label)
-    if healthy:
-        st.success("Gateway answers", icon=":material/check_circle:")
-    else:
-        st.error(detail, icon=":material/cloud_off:")
+    widgets.gateway_status(gateway)
 
 navigation.run()
