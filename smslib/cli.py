@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from .analytics_cli import add_stats_command
 from .config import Settings
 from .errors import SmsError
 from .gateway import Gateway, connect
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run queued and interrupted bulk jobs and the report sync until stopped")
     worker.set_defaults(run=_worker)
+
+    add_stats_command(commands)
 
     env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
     env.set_defaults(run=_env_example, needs_settings=False)

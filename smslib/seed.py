@@ -290,11 +290,11 @@ def _message_columns(part: pd.DataFrame, job_lookup: np.ndarray) -> dict[str, An
                                           "The gateway refused the request (demo data).",
                                           "No answer from the gateway (demo data)."))
     return {
-        "message_id": part["message_id"].tolist(), "phone": part["phone"].tolist(), "text": part["text"].tolist(),
-        "sender": part["sender"].tolist(), "priority": np.where(priority < 0, None, priority).tolist(),
-        "flash": part["flash"].tolist(), "cost_center": part["cost_center"].tolist(),
-        "channel": part["channel"].tolist(), "job_id": job_lookup[part["job_index"].to_numpy() + 1].tolist(),
-        "segments": part["segments"].tolist(), "encoding": part["encoding"].tolist(), "sent_by": ["demo"] * n,
+        "message_id": _values(part["message_id"]), "phone": _values(part["phone"]), "text": _values(part["text"]),
+        "sender": _values(part["sender"]), "priority": np.where(priority < 0, None, priority).tolist(),
+        "flash": _values(part["flash"]), "cost_center": _values(part["cost_center"]),
+        "channel": _values(part["channel"]), "job_id": job_lookup[part["job_index"].to_numpy() + 1].tolist(),
+        "segments": part["segments"].tolist(), "encoding": _values(part["encoding"]), "sent_by": ["demo"] * n,
         "submitted_at": _Times(part["submitted"].to_numpy()),
         "accepted_at": _Times(np.where(sent, part["accepted"].to_numpy(), np.nan)),
         "state": state.tolist(),
@@ -308,11 +308,18 @@ def _message_columns(part: pd.DataFrame, job_lookup: np.ndarray) -> dict[str, An
 def _report_columns(reported: pd.DataFrame, now: datetime) -> dict[str, Any]:
     n = len(reported)
     return {
-        "report_id": reported["report_id"].tolist(), "message_id": reported["message_id"].tolist(),
-        "phone": reported["phone"].tolist(), "status": reported["status"].tolist(),
+        "report_id": _values(reported["report_id"]), "message_id": _values(reported["message_id"]),
+        "phone": _values(reported["phone"]), "status": reported["status"].tolist(),
         "delivery_time": _Times(reported["due"].to_numpy()),
         "received_at": _Times(np.full(n, now.timestamp())), "linked": [True] * n,
     }
+
+
+def _values(column: pd.Series) -> list[Any]:
+    """A column as Python values with None for missing ones (pandas' NaN would reach PostgreSQL as 'NaN')."""
+    values = column.to_numpy(dtype=object)
+    return [None if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+            else value for value in values]
 
 
 @dataclass(frozen=True)
