@@ -16,6 +16,10 @@ What ``read_table`` returns:
   it, so messages about a row can point at the right line of the person's file.
 
 Every problem with the input raises ``SpreadsheetError`` with a sentence for a person.
+
+Workbooks are checked before calamine parses them: the zip's unpacked size, and the
+rectangle their cells span (calamine allocates it whole, so a few kilobytes naming a far
+corner cell could otherwise take the process down).
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ HEADER_WINDOW = 20
 SNIFF_CHARS = 64 * 1024
 
 SUPPORTED = "CSV, TSV, TXT, XLSX, XLS or ODS"
+SAVE_AS_XLSX = "Open it in Excel and save it as .xlsx."
+SAVE_AS_XLSX_OR_CSV = "Open it in Excel and save it as .xlsx or CSV."
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
 DELIMITERS = (",", ";", "\t", "|")
@@ -134,7 +140,9 @@ def read_table(
     row_cap = max_rows + HEADER_WINDOW + 2
     if kind == "text":
         if sheet is not None:
-            raise SpreadsheetError(f"'{filename}' is a text file with a single table; it has no sheet '{sheet}'.")
+            raise SpreadsheetError(
+                f"'{filename}' is a text file with a single table; it has no sheet '{sheet}'."
+            )
         raw, filled, first_row = _read_text(data, filename, row_cap)
         where = f"'{filename}'"
     else:
@@ -157,7 +165,7 @@ def list_sheets(source: Source, filename: str, *, max_bytes: int = DEFAULT_MAX_B
 
 
 def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cells and column names starting with = + - @ tab or CR get a leading ``'``."""
+    """A copy of ``df`` whose text cells and names starting with = + - @ tab or CR get a leading ``'``."""
     out = df.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
@@ -210,7 +218,9 @@ def _read_source(source: Source, filename: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise _too_large(filename, max_bytes, len(data))
     if not data:
-        raise SpreadsheetError(f"'{filename}' is empty: the file has no content. Check that you picked the right file.")
+        raise SpreadsheetError(
+            f"'{filename}' is empty: the file has no content. Check that you picked the right file."
+        )
     return data
 
 
@@ -240,7 +250,10 @@ def _zip_kind(data: bytes, filename: str, max_bytes: int) -> str:
             elif "content.xml" in archive.namelist():
                 _refuse_vast_ods_sheets(archive.read("content.xml"), filename)
             return kind
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+    except SpreadsheetError:
+        raise
+    # zipfile reports some broken headers as ValueError ("negative seek value"); SpreadsheetError is one too.
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as e:
         raise _damaged(filename, e) from e
 
 
@@ -251,8 +264,9 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
     ceiling = min(ZIP_EXPANSION_FACTOR * max_bytes, ZIP_UNPACKED_CEILING)
     if unpacked > ceiling:
         raise SpreadsheetError(
-            f"'{filename}' would unpack to {_size(unpacked)}, more than the {_size(ceiling)} this app accepts "
-            "from one upload; a normal spreadsheet of this size does not do that. Export the data as CSV instead."
+            f"'{filename}' would unpack to {_size(unpacked)}, more than the {_size(ceiling)} this app "
+            "accepts from one upload; a normal spreadsheet of this size does not do that. "
+            "Export the data as CSV instead."
         )
     names = {member.filename for member in members}
     mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
@@ -261,7 +275,7 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
     if b"opendocument.spreadsheet" in mimetype:
         return "ods"
     if "xl/workbook.bin" in names:
-        raise _not_a_spreadsheet(filename, "an Excel binary workbook (.xlsb)", "Open it in Excel and save it as .xlsx.")
+        raise _not_a_spreadsheet(filename, "an Excel binary workbook (.xlsb)", SAVE_AS_XLSX)
     if "word/document.xml" in names or b"opendocument.text" in mimetype:
         raise _not_a_spreadsheet(filename, "a text document (Word/Writer)")
     if "ppt/presentation.xml" in names or b"opendocument.presentation" in mimetype:
@@ -306,9 +320,12 @@ def _xlsx_extent_bound(xml: bytes) -> tuple[int, int]:
     refs = XLSX_REF.findall(xml)
     unreferenced_rows = len(XLSX_ROW_TAG.findall(xml)) - len(XLSX_ROW_TAG_WITH_REF.findall(xml))
     rows = max((int(digits) for _, digits in refs), default=0) + unreferenced_rows
-    furthest_column = max((_column_number(letters) for letters in {letters for letters, _ in refs if letters}), default=0)
+    furthest_column = max(map(_column_number, {letters for letters, _ in refs if letters}), default=0)
     unreferenced_cells = max(
-        (len(XLSX_CELL_TAG.findall(row)) - len(XLSX_CELL_TAG_WITH_REF.findall(row)) for row in XLSX_ROW_END.split(xml)),
+        (
+            len(XLSX_CELL_TAG.findall(row)) - len(XLSX_CELL_TAG_WITH_REF.findall(row))
+            for row in XLSX_ROW_END.split(xml)
+        ),
         default=0,
     )
     return rows, furthest_column + unreferenced_cells
@@ -381,7 +398,7 @@ def _ole_kind(data: bytes, filename: str) -> str:
     if "WordDocument" in ole.streams:
         raise _not_a_spreadsheet(filename, "a Word document")
     raise SpreadsheetError(
-        f"'{filename}' is an old-style Office file but holds no Excel workbook. Open it in Excel and save it as .xlsx."
+        f"'{filename}' is an old-style Office file but holds no Excel workbook. {SAVE_AS_XLSX}"
     )
 
 
@@ -417,7 +434,8 @@ class _CompoundFile:
             elif kind == 2:
                 self.streams.setdefault(name, (start, size))
         self.mini_stream = self._chain_bytes(root[0])[: root[1]]
-        self.mini_fat = [entry for sector in self._chain(mini_fat_start, self.fat) for entry in self._ints(sector)]
+        mini_fat_sectors = self._chain(mini_fat_start, self.fat)
+        self.mini_fat = [entry for sector in mini_fat_sectors for entry in self._ints(sector)]
 
     def read(self, name: str) -> bytes:
         """The whole stream ``name``."""
@@ -428,12 +446,15 @@ class _CompoundFile:
         return b"".join(self.mini_stream[sector * 64 : sector * 64 + 64] for sector in chain)[:size]
 
     def _sector(self, sector: int) -> bytes:
+        """The bytes of one regular sector (sector 0 follows the header)."""
         return self.data[(sector + 1) << self.shift : (sector + 2) << self.shift]
 
     def _ints(self, sector: int) -> list[int]:
+        """A sector read as little-endian 32-bit entries (FAT, DIFAT and mini FAT sectors)."""
         return list(struct.unpack(f"<{1 << (self.shift - 2)}I", self._sector(sector)))
 
     def _chain(self, start: int, table: list[int]) -> list[int]:
+        """The sectors of a chain, followed through ``table``; a chain that loops is damage."""
         chain: list[int] = []
         sector = start
         while sector < OLE_MAX_SECTOR:
@@ -444,6 +465,7 @@ class _CompoundFile:
         return chain
 
     def _chain_bytes(self, start: int) -> bytes:
+        """The bytes of a chain of regular sectors."""
         return b"".join(self._sector(sector) for sector in self._chain(start, self.fat))
 
 
@@ -494,7 +516,9 @@ def _read_text(data: bytes, filename: str, row_cap: int) -> tuple[pd.DataFrame, 
     text = _decode(data, filename).rstrip("\x1a")
     _refuse_markup(text, filename)
     if not text.strip():
-        raise SpreadsheetError(f"'{filename}' is empty: it holds only blank lines. Check that you picked the right file.")
+        raise SpreadsheetError(
+            f"'{filename}' is empty: it holds only blank lines. Check that you picked the right file."
+        )
     first_row = 1
     delimiter, text = _explicit_delimiter(text)
     if delimiter:
@@ -510,8 +534,9 @@ def _read_text(data: bytes, filename: str, row_cap: int) -> tuple[pd.DataFrame, 
             raw = _parse_delimited(text, delimiter, _widest_record(text, delimiter), row_cap)
         except pd.errors.ParserError as e:
             raise SpreadsheetError(
-                f"'{filename}' is not a well-formed {_delimiter_name(delimiter)}-separated file: {_parser_reason(e)}. "
-                "A quote (\") that opens a field must also close it; fix that line or save the file again from Excel."
+                f"'{filename}' is not a well-formed {_delimiter_name(delimiter)}-separated file: "
+                f"{_parser_reason(e)}. A quote (\") that opens a field must also close it; "
+                "fix that line or save the file again from Excel."
             ) from e
     return raw, _filled(raw), first_row
 
@@ -551,13 +576,13 @@ def _decode_as(data: bytes, encoding: str, filename: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
         raise SpreadsheetError(
-            f"'{filename}' looks like {encoding.upper()} text but byte {e.start} is not valid {encoding.upper()}; "
-            "the file is damaged or cut short. Save it again as CSV UTF-8."
+            f"'{filename}' looks like {encoding.upper()} text but byte {e.start} is not valid "
+            f"{encoding.upper()}; the file is damaged or cut short. Save it again as CSV UTF-8."
         ) from e
 
 
 def _bomless_utf16(data: bytes) -> str | None:
-    """``"utf-16-le"``/``"utf-16-be"`` when NULs fill every other byte (UTF-16 saved without a BOM), else None."""
+    """``"utf-16-le"``/``"utf-16-be"`` when NULs fill every other byte (UTF-16 without a BOM), else None."""
     sample = data[:4096]
     half = len(sample) // 2
     if half < 2:
@@ -579,7 +604,7 @@ def _likelier_polish_encoding(counts: np.ndarray) -> str:
 
 
 def _polish_score(counts: np.ndarray, encoding: str) -> int | None:
-    """Polish letters minus control/unlikely characters when reading with ``encoding``; None if undecodable."""
+    """Polish letters minus control/unlikely characters read with ``encoding``; None if undecodable."""
     score = 0
     for byte in np.flatnonzero(counts[128:]) + 128:
         try:
@@ -597,10 +622,11 @@ def _refuse_markup(text: str, filename: str) -> None:
     """Explain the web pages and XML that some systems save with an .xls name."""
     head = text[:1024].lstrip("\ufeff \t\r\n").lower()
     if head.startswith(("<!doctype html", "<html", "<table", "<meta")):
-        raise _not_a_spreadsheet(filename, "a web page (HTML)", "Open it in Excel and save it as .xlsx or CSV.")
+        raise _not_a_spreadsheet(filename, "a web page (HTML)", SAVE_AS_XLSX_OR_CSV)
     if head.startswith("<?xml"):
-        what = "an Excel 2003 XML spreadsheet" if "urn:schemas-microsoft-com:office:spreadsheet" in head else "an XML file"
-        raise _not_a_spreadsheet(filename, what, "Open it in Excel and save it as .xlsx or CSV.")
+        excel_2003 = "urn:schemas-microsoft-com:office:spreadsheet" in head
+        what = "an Excel 2003 XML spreadsheet" if excel_2003 else "an XML file"
+        raise _not_a_spreadsheet(filename, what, SAVE_AS_XLSX_OR_CSV)
 
 
 def _explicit_delimiter(text: str) -> tuple[str, str]:
@@ -615,7 +641,8 @@ def _sniff_delimiter(sample: str, suffix: str) -> str:
     """The candidate delimiter under which the largest share of records has the same number of fields (>1)."""
     best, best_score = ("\t" if suffix == ".tsv" else ","), (0.0, 0)
     for delimiter in DELIMITERS:
-        widths = [len(record) for record in _records(sample, delimiter) if any(cell.strip() for cell in record)]
+        records = _records(sample, delimiter)
+        widths = [len(record) for record in records if any(cell.strip() for cell in record)]
         if not widths:
             continue
         common = max(set(widths), key=widths.count)
@@ -706,11 +733,8 @@ def _read_workbook_sheet(
 
 def _visible_sheets(workbook: python_calamine.CalamineWorkbook) -> list[str]:
     """Worksheets a person sees in Excel (no hidden sheets, no chart sheets)."""
-    return [
-        meta.name
-        for meta in workbook.sheets_metadata
-        if meta.typ == python_calamine.SheetTypeEnum.WorkSheet and meta.visible == python_calamine.SheetVisibleEnum.Visible
-    ]
+    shown = (python_calamine.SheetTypeEnum.WorkSheet, python_calamine.SheetVisibleEnum.Visible)
+    return [sheet.name for sheet in workbook.sheets_metadata if (sheet.typ, sheet.visible) == shown]
 
 
 def _resolve_sheet_name(workbook: python_calamine.CalamineWorkbook, wanted: str, filename: str) -> str:
@@ -760,7 +784,9 @@ def _tidy(raw: pd.DataFrame, filled: pd.DataFrame, where: str, first_row: int, m
     """Header found, empty rows and columns dropped, names made unique, index set to row numbers."""
     rows_with_data = filled.any(axis=1)
     if not rows_with_data.any():
-        raise SpreadsheetError(f"{where} is empty: it holds no data. Check that you picked the right file or sheet.")
+        raise SpreadsheetError(
+            f"{where} is empty: it holds no data. Check that you picked the right file or sheet."
+        )
     header = _find_header(raw, filled, rows_with_data, where)
     below = rows_with_data.index > header
     columns = filled.loc[header:].any(axis=0).to_numpy()
@@ -769,7 +795,8 @@ def _tidy(raw: pd.DataFrame, filled: pd.DataFrame, where: str, first_row: int, m
     if table.empty:
         listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise SpreadsheetError(
-            f"{where} has a header row ({listed}) but no data rows below it. Add the rows to send to, then upload again."
+            f"{where} has a header row ({listed}) but no data rows below it. "
+            "Add the rows to send to, then upload again."
         )
     if len(table) > max_rows:
         raise _too_many_rows(where, max_rows)
@@ -796,7 +823,7 @@ def _find_header(raw: pd.DataFrame, filled: pd.DataFrame, rows_with_data: pd.Ser
 
 
 def _column_names(cells: list[str], positions: list[int]) -> list[str]:
-    """Header cells as unique column names: whitespace collapsed, blanks named ``Column N``, repeats ``_2``..."""
+    """Header cells as unique names: whitespace collapsed, blanks named ``Column N``, repeats ``_2``..."""
     names: list[str] = []
     taken: set[str] = set()
     for cell, position in zip(cells, positions, strict=True):
@@ -843,6 +870,7 @@ def _size(n: int) -> str:
 
 
 def _too_large(filename: str, max_bytes: int, size: int | None = None) -> SpreadsheetError:
+    """The file is over the byte limit (``size`` when known)."""
     measured = f" ({_size(size)})" if size is not None else ""
     return SpreadsheetError(
         f"'{filename}' is larger{measured} than the {_size(max_bytes)} limit for one upload. "
@@ -851,22 +879,28 @@ def _too_large(filename: str, max_bytes: int, size: int | None = None) -> Spread
 
 
 def _too_vast(filename: str, rows: int, columns: int) -> SpreadsheetError:
+    """A sheet's cells span more than CELL_LIMIT cells."""
     return SpreadsheetError(
-        f"'{filename}' has a sheet that spans {rows:,} rows by {columns:,} columns, more than this app can load. "
-        "Delete the unused rows and columns (or copy the data to a new workbook) and upload again."
+        f"'{filename}' has a sheet that spans {rows:,} rows by {columns:,} columns, more than this app "
+        "can load. Delete the unused rows and columns (or copy the data to a new workbook) and upload again."
     )
 
 
 def _too_many_rows(where: str, max_rows: int) -> SpreadsheetError:
-    return SpreadsheetError(f"{where} has more than {max_rows:,} rows, the limit for one upload. Split it into smaller files.")
+    """The table has more rows than the limit."""
+    return SpreadsheetError(
+        f"{where} has more than {max_rows:,} rows, the limit for one upload. Split it into smaller files."
+    )
 
 
 def _not_a_spreadsheet(filename: str, what: str, advice: str = "") -> SpreadsheetError:
+    """The file is something else (``what``), with what to do instead."""
     advice = advice or f"Upload a spreadsheet: {SUPPORTED}."
     return SpreadsheetError(f"'{filename}' is {what}, not a spreadsheet. {advice}")
 
 
-def _damaged(filename: str, error: Exception) -> SpreadsheetError:
+def _damaged(filename: str, error: BaseException) -> SpreadsheetError:
+    """The file looks like a spreadsheet but cannot be parsed; ``error`` says where it broke."""
     return SpreadsheetError(
         f"'{filename}' is damaged or incomplete and cannot be opened ({error}). "
         "Upload it again, or open it in Excel and save a new copy."
@@ -874,6 +908,7 @@ def _damaged(filename: str, error: Exception) -> SpreadsheetError:
 
 
 def _password_protected(filename: str) -> SpreadsheetError:
+    """The workbook is encrypted."""
     return SpreadsheetError(
         f"'{filename}' is password-protected. Open it in Excel, remove the password "
         "(File > Info > Protect Workbook > Encrypt with Password), save it and upload it again."
@@ -881,6 +916,7 @@ def _password_protected(filename: str) -> SpreadsheetError:
 
 
 def _binary_junk(filename: str) -> SpreadsheetError:
+    """A file read as text holds binary data."""
     return SpreadsheetError(
         f"'{filename}' is not a text (CSV) file: it contains binary data. "
         f"If it is a spreadsheet, save it from Excel as CSV or .xlsx and upload that; accepted: {SUPPORTED}."
