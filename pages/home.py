@@ -22,19 +22,20 @@ if gateway.is_sandbox:
     )
 
 st.subheader("Where to start")
-columns = st.columns(4)
-with columns[0].container(border=True):
-    st.page_link("pages/compose.py", label="**Compose**", icon=":material/edit_square:")
-    st.caption("Write one message to one or many numbers and see its cost before sending.")
-with columns[1].container(border=True):
-    st.page_link("pages/bulk.py", label="**Bulk upload**", icon=":material/upload_file:")
-    st.caption("Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job.")
-with columns[2].container(border=True):
-    st.page_link("pages/history.py", label="**History**", icon=":material/history:")
-    st.caption("Find any message, its delivery report, and export what you found.")
-with columns[3].container(border=True):
-    st.page_link("pages/analytics.py", label="**Analytics**", icon=":material/monitoring:")
-    st.caption("Delivery rates, latency and failures over time, by sender, cost centre and job.")
+PLACES = [
+    ("pages/compose.py", "Compose", ":material/edit_square:",
+     "Write one message to one or many numbers and see its cost before sending."),
+    ("pages/bulk.py", "Bulk upload", ":material/upload_file:",
+     "Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job."),
+    ("pages/history.py", "History", ":material/history:",
+     "Find any message, its delivery report, and export what you found."),
+    ("pages/analytics.py", "Analytics", ":material/monitoring:",
+     "Delivery rates, latency and failures over time, by sender, cost centre and job."),
+]
+for column, (page, label, icon, caption) in zip(st.columns(len(PLACES)), PLACES):
+    with column.container(border=True):
+        st.page_link(page, label=f"**{label}**", icon=icon)
+        st.caption(caption)
 
 total = store.count_messages()
 if total:
