@@ -36,6 +36,11 @@ sandbox: $(VENV)/.runtime-installed
 worker: $(VENV)/.runtime-installed
 	$(BIN)/python -m smslib worker
 
+# Benchmarks (not tests): each prints ours vs a baseline and writes bench/results.json.
+# QUICK=1 runs smaller inputs in about a minute; RECORD=1 also rewrites bench/RESULTS.md.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(if $(RECORD),--record)
+
 env-example: $(VENV)/.runtime-installed
 	$(BIN)/python -m smslib env-example > .env.example
 
