@@ -16,26 +16,15 @@ import sys
 import time
 
 from smslib import jobs
-from smslib.sandbox import SandboxBackend, SandboxConfig, serve_in_thread
+from smslib.sandbox import SandboxConfig, serve_in_thread
 from smslib.store import JobState, Store
 from tests.postgres import PostgresServer, find_postgres_bin
-from tests.test_workers import make_job, numbers, stop_workers, worker_env
+from tests.test_workers import CountingBackend, make_job, numbers, stop_workers, worker_env
 
 SCENARIOS = {
     "100 ms per request, no limit": dict(config=dict(hang_rate=1.0, hang_seconds=0.1), limit=0),
     "limit 10 requests/s": dict(config=dict(rate_limit=10), limit=10),
 }
-
-
-class CountingBackend(SandboxBackend):
-    refused = 0
-
-    def _take_token(self, rate: float) -> None:
-        try:
-            super()._take_token(rate)
-        except Exception:
-            self.refused += 1
-            raise
 
 
 def measure(server: PostgresServer, workers: int, rows: int, batch_size: int, config: dict, limit: float,

@@ -18,7 +18,9 @@ read from the store (``job_progress``), so any process, page or browser sees the
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import logging
 import re
 import secrets
 import threading
@@ -37,16 +39,18 @@ import sqlalchemy as sa
 from .errors import AuthenticationError, ConfigError, TemplateError, ValidationError
 from .models import MessageState
 from .phones import LANDLINE, normalize_series
-from .sending import SendOutcome, lease_seconds, send_batch
+from .sending import SendOutcome, lease_seconds, send_batch, send_claimed
 from .store import Batch, BatchState, Job, JobState, SendOptions, Store, batches, jobs, messages
-from .text import MAX_SEGMENTS, Template, count_segments_series, render_frame
+from .text import MAX_SEGMENTS, UNSAFE_PATTERN, Template, count_segments_series, render_frame
 
 MAX_BATCH_SIZE = 1000
+log = logging.getLogger(__name__)
 
 # Reasons a row is not sent, as shown per row and in the invalid-rows export.
 BAD_NUMBER = "bad number"
 EMPTY_MESSAGE = "empty message"
 TOO_LONG = "too long"
+UNSAFE_TEXT = "control, broken or bidirectional-override character in the message"
 UNKNOWN_PLACEHOLDER = "unknown placeholder"
 BAD_PRIORITY = "bad priority"
 BAD_FLASH = "bad flash value"
@@ -181,6 +185,7 @@ def validate(
     measured = count_segments_series(text)
     empty = text.str.strip() == ""
     reason[reason.isna() & empty] = EMPTY_MESSAGE
+    reason[reason.isna() & text.str.contains(UNSAFE_PATTERN, regex=True)] = UNSAFE_TEXT
     too_long = measured["segments"] > max_segments
     reason[reason.isna() & too_long] = (
         TOO_LONG + ": " + measured["segments"][too_long].astype(str) + f" SMS (at most {max_segments})")
@@ -588,6 +593,12 @@ def resend_uncertain(client: Any, store: Store, batch_id: int, *, phone_format: 
 # -- running --------------------------------------------------------------------------------
 
 
+def _spacing(sms: int, sms_per_second: float, requests_per_second: float) -> float:
+    """Seconds of the rate a request of ``sms`` messages uses up."""
+    return max(sms / sms_per_second if sms_per_second else 0.0,
+               1.0 / requests_per_second if requests_per_second else 0.0)
+
+
 class Pacer:
     """Keeps this process under the gateway's rate limit (SMS/s and requests/s; 0 = none)."""
 
@@ -605,41 +616,104 @@ class Pacer:
             delay = self._next - self._clock()
             if delay > 0:
                 self._sleep(delay)
-            spacing = max(sms / self.sms_per_second if self.sms_per_second else 0.0,
-                          1.0 / self.requests_per_second if self.requests_per_second else 0.0)
+            spacing = _spacing(sms, self.sms_per_second, self.requests_per_second)
             self._next = max(self._next, self._clock()) + spacing
+
+
+class SharedPacer:
+    """The gateway's rate limit is per account: one budget in the store for every worker together.
+
+    Each request books its slot with ``Store.reserve_rate`` (a row updated under its lock)
+    and waits for it, so N workers together send no faster than the limit, not N times it.
+    """
+
+    BUDGET = "gateway"
+
+    def __init__(self, store: Store, sms_per_second: float = 0.0, requests_per_second: float = 0.0, *,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.store = store
+        self.sms_per_second = sms_per_second
+        self.requests_per_second = requests_per_second
+        self._clock, self._sleep = clock, sleep
+
+    def wait(self, sms: int) -> None:
+        """Wait until a request of ``sms`` messages may go, and book it."""
+        spacing = _spacing(sms, self.sms_per_second, self.requests_per_second)
+        if spacing <= 0:
+            return  # no limit: no write per request
+        delay = self.store.reserve_rate(self.BUDGET, spacing, now=self._clock())
+        if delay > 0:
+            self._sleep(delay)
+
+
+def database_problem(error: sa.exc.DBAPIError) -> str:
+    """Why a job paused when the database refused a write, as a sentence for people."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    lowered = detail.lower()
+    if "locked" in lowered:
+        what = "the database stayed locked by another program"
+    elif "full" in lowered or "no space" in lowered:
+        what = "the disk holding the database is full"
+    elif "read-only" in lowered or "readonly" in lowered:
+        what = "the database cannot be written (read-only)"
+    else:
+        what = "the database refused a write"
+    return (f"Paused because {what} ({detail}). Nothing is lost: once the database can be written again, "
+            "resume the job; a request that was under way is checked again first.")
 
 
 @dataclass
 class JobRunner:
-    """Sends the batches of runnable jobs; ``run`` is the background runner's "jobs" task."""
+    """Sends the batches of runnable jobs; ``run`` is the background runner's "jobs" task.
+
+    Any number of runners, in any number of processes, may share one store: each batch
+    is claimed under a row lock with a lease (``Store.claim_next_batch``), so no two send
+    the same batch, and one whose runner stops is taken over when its lease runs out.
+    """
 
     client: Any
     store: Store
     gateway_deduplicates: bool = True
     phone_format: str = "digits"
-    pacer: Pacer = field(default_factory=Pacer)
+    pacer: Pacer | SharedPacer = field(default_factory=Pacer)
     slice_seconds: float = 1.0
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    # A lease renewed by the worker's heartbeat (see smslib.worker) can be short; None: long
+    # enough for the slowest send the client may make, for runners nobody renews.
+    lease_seconds: float | None = None
+    holder_prefix: str = field(default_factory=lambda: uuid.uuid4().hex)
+    activity: str = "idle"  # what it does now, for the worker's heartbeat
+    _claims: Any = field(default_factory=lambda: itertools.count(1), repr=False)
+    _unrecorded_pauses: dict[int, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_settings(cls, client: Any, store: Store, settings: Any) -> JobRunner:
+    def from_settings(cls, client: Any, store: Store, settings: Any, *, worker_id: str | None = None) -> JobRunner:
+        """A runner as the settings say; ``worker_id``: a worker whose heartbeat renews its leases."""
         return cls(client, store, gateway_deduplicates=settings.gateway_deduplicates,
                    phone_format=settings.phone_format,
-                   pacer=Pacer(settings.rate_limit_sms, settings.rate_limit_requests))
+                   pacer=SharedPacer(store, settings.rate_limit_sms, settings.rate_limit_requests),
+                   lease_seconds=settings.lease_seconds if worker_id else None,
+                   holder_prefix=worker_id or uuid.uuid4().hex)
 
     def run(self) -> bool:
         """Send batches for about ``slice_seconds``; True when there is more to send at once."""
+        self._record_pauses()
         deadline = time.monotonic() + self.slice_seconds
-        while time.monotonic() < deadline:
-            job = self._next_job()
-            if job is None:
-                return False
-            if not self.run_next_batch(job.id):
+        try:
+            while time.monotonic() < deadline:
+                job = self._next_job()
+                if job is None:
+                    return False
+                # Stay on the job while it has batches: choosing it again per batch costs as much as a send.
+                while self.run_next_batch(job.id):
+                    if time.monotonic() >= deadline:
+                        return True
                 finished = self.store.get_job(job.id)
                 if finished is None or finished.state is not JobState.DONE:
-                    return False  # waiting (429, no connection) or failed: the runner waits a while
-        return True
+                    return False  # waiting (429, no connection), paused or failed: the runner waits a while
+            return True
+        finally:
+            self.activity = "idle"
 
     def run_job(self, job_id: int, *, on_progress: Callable[[JobProgress], None] | None = None,
                 idle_sleep: float = 0.5) -> JobProgress:
@@ -655,26 +729,47 @@ class JobRunner:
                 time.sleep(idle_sleep)
 
     def run_next_batch(self, job_id: int) -> bool:
-        """Send the job's next batch, if it may run now; True when a batch was sent and more may follow."""
+        """Send the job's next batch, if it may run now; True when a batch was sent and more may follow.
+
+        When the database refuses a write (locked too long, disk full) the job pauses with
+        the reason; the batch under way keeps its state and is checked again on resume.
+        """
+        if job_id in self._unrecorded_pauses and not self._record_pauses():
+            return False
+        held: list[tuple[int, str]] = []
+        try:
+            return self._send_next(job_id, held)
+        except sa.exc.OperationalError as error:
+            self._pause_for_database(job_id, database_problem(error), held)
+            return False
+
+    def _send_next(self, job_id: int, held: list[tuple[int, str]]) -> bool:
         job = self.store.get_job(job_id)
         if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
             return False
         now = self.clock()
         if _waiting_for(job, now) is not None:
             return False
+        self.activity = f"sending job {job_id}"
         if job.state is JobState.QUEUED:
             self.store.set_job_state(job_id, JobState.RUNNING)
-        batch = self._next_batch(job_id, now)
-        if batch is None:
+        holder = f"{self.holder_prefix}/{next(self._claims)}"
+        claim = self.store.claim_next_batch(job_id, holder, now=now, lease_seconds=(
+            self.lease_seconds if self.lease_seconds is not None else lease_seconds(self.client)))
+        if claim is None:
             if not self._in_flight(job_id):
                 _finish(self.store, job_id)
             return False
-        if batch.state is BatchState.SENDING and not self.gateway_deduplicates:
-            # It may have gone out before its sender died; without de-duplication a person decides.
-            self._mark_orphan_uncertain(batch)
+        held.append((claim.batch.id, holder))
+        if claim.taken_over and not self.gateway_deduplicates:
+            # It may have gone out before its sender stopped; without de-duplication a person decides.
+            self.store.mark_batch_uncertain(
+                claim.batch.id, holder, "The sender stopped while sending this batch and the gateway does not "
+                "de-duplicate: check whether it went out, then resend it or mark it as sent.",
+                submitted_at=claim.batch.updated_at)
             return True
-        self.pacer.wait(len(batch.phones))
-        outcome = send_batch(self.client, self.store, batch, phone_format=self.phone_format)
+        self.pacer.wait(len(claim.batch.phones))
+        outcome = send_claimed(self.client, self.store, claim.batch, holder, phone_format=self.phone_format)
         if outcome.state is BatchState.PENDING:
             # 429 or no connection: nothing went out; try again later with the same TransactionId.
             self.store.set_job_state(job_id, JobState.RUNNING, error=outcome.error)
@@ -682,6 +777,40 @@ class JobRunner:
         if isinstance(outcome.exception, (AuthenticationError, ConfigError)):
             self.store.set_job_state(job_id, JobState.FAILED, error=outcome.error)
             return False
+        return True
+
+    def _pause_for_database(self, job_id: int, reason: str, held: list[tuple[int, str]]) -> None:
+        log.warning("job %s: %s", job_id, reason)
+        self._unrecorded_pauses[job_id] = reason
+        self._record_pauses(held)
+
+    def _record_pauses(self, held: Sequence[tuple[int, str]] = ()) -> bool:
+        """Write the pauses the database refused earlier; True when none is left unwritten.
+
+        With a pause, the lease of the batch that was under way ends now, so that a resume
+        checks it again at once (with its TransactionId) rather than after the lease.
+        """
+        if not self._unrecorded_pauses:
+            return True
+        now = datetime.now(timezone.utc)
+        try:
+            with self.store.atomic() as connection:
+                for job_id, reason in self._unrecorded_pauses.items():
+                    connection.execute(
+                        sa.update(jobs).where(jobs.c.id == job_id,
+                                              jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+                        .values(state=JobState.PAUSED.value, last_error=reason, updated_at=now))
+                for batch_id, holder in held:
+                    connection.execute(
+                        sa.update(batches).where(batches.c.id == batch_id, batches.c.lease_holder == holder,
+                                                 batches.c.state == BatchState.SENDING.value)
+                        .values(lease_expires_at=now))
+        except sa.exc.OperationalError as error:
+            # Still refused: the job stays off in this process until the pause can be written.
+            log.warning("the pause of jobs %s cannot be written yet: %s", sorted(self._unrecorded_pauses),
+                        database_problem(error))
+            return False
+        self._unrecorded_pauses.clear()
         return True
 
     def _next_job(self) -> Job | None:
@@ -693,37 +822,16 @@ class JobRunner:
         for job_id in ids:
             job = self.store.get_job(job_id)
             if job is not None and _waiting_for(job, now) is None and (
-                self._next_batch(job_id, now) is not None or not self._in_flight(job_id)
+                self.store.has_claimable_batch(job_id, now=now) or not self._in_flight(job_id)
             ):
                 return job
         return None
-
-    def _next_batch(self, job_id: int, now: datetime) -> Batch | None:
-        claimable = sa.or_(
-            batches.c.state == BatchState.PENDING.value,
-            sa.and_(batches.c.state == BatchState.SENDING.value,
-                    sa.or_(batches.c.lease_expires_at.is_(None), batches.c.lease_expires_at <= now)),
-        )
-        with self.store.engine.connect() as connection:
-            batch_id = connection.execute(
-                sa.select(batches.c.id).where(batches.c.job_id == job_id, claimable)
-                .order_by(batches.c.seq).limit(1)).scalar()
-        return self.store.get_batch(batch_id) if batch_id is not None else None
 
     def _in_flight(self, job_id: int) -> bool:
         with self.store.engine.connect() as connection:
             return bool(connection.execute(
                 sa.select(sa.func.count()).select_from(batches)
                 .where(batches.c.job_id == job_id, batches.c.state == BatchState.SENDING.value)).scalar())
-
-    def _mark_orphan_uncertain(self, batch: Batch) -> None:
-        holder = uuid.uuid4().hex
-        claimed = self.store.claim_batch(batch.id, holder, lease_seconds=lease_seconds(self.client), states=())
-        if claimed is not None:
-            self.store.mark_batch_uncertain(
-                batch.id, holder, "The sender stopped while sending this batch and the gateway does not "
-                "de-duplicate: check whether it went out, then resend it or mark it as sent.",
-                submitted_at=claimed.updated_at)
 
 
 def _finish(store: Store, job_id: int) -> None:

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .models import MessageState, ReportBatch
+from .sending import lease_seconds
 from .store import ApplyCounts, Store
 
 # Enough rounds to drain a gateway that pages its unread reports, few enough that one
 # that ignores MarkAsRead cannot keep a sync running.
 MAX_ROUNDS = 10
+SYNC_LOCK = "report-sync"
 
 Acknowledge = Callable[[Sequence[str]], ReportBatch]
 
@@ -33,6 +35,7 @@ class SyncCounts:
     unknown: int = 0
     still_pending: int = 0   # messages asked about by id that still have no report
     acknowledged: int = 0    # reports the gateway marked read for us
+    skipped: bool = False    # another process was syncing: this one did nothing
 
 
 def sync_reports(
@@ -49,8 +52,34 @@ def sync_reports(
     ``pending_check_after``: seconds after which a message still pending is asked about
     by id (None: never). ``acknowledge`` marks reports read given their message ids; it
     defaults to ``client.delivery_reports(message_ids=..., mark_as_read=True)`` and is
-    replaceable, e.g. by a test that makes it fail after the store step.
+    replaceable, e.g. by a test that makes it fail after the store step. While another
+    process syncs, nothing is done and the counts say ``skipped``.
     """
+    # One sync at a time across every process: two would read the same unread reports and
+    # acknowledge each other's. The lock dies with its holder (see Store.exclusive), and
+    # an interrupted cycle loses nothing: unacknowledged reports simply come again.
+    with store.exclusive(SYNC_LOCK, ttl_seconds=_sync_lease_seconds(client)) as mine:
+        if not mine:
+            return SyncCounts(skipped=True)
+        return _sync(client, store, pending_check_after=pending_check_after, now=now, acknowledge=acknowledge,
+                     pending_check_limit=pending_check_limit)
+
+
+def _sync_lease_seconds(client: Any) -> float:
+    """How long a SQLite sync lease lasts: a few slow calls. A sync outlasting it may overlap the
+    next, which only costs duplicate work (storing is idempotent)."""
+    return 4 * lease_seconds(client)
+
+
+def _sync(
+    client: Any,
+    store: Store,
+    *,
+    pending_check_after: float | None,
+    now: datetime | None,
+    acknowledge: Acknowledge | None,
+    pending_check_limit: int,
+) -> SyncCounts:
     if acknowledge is None:
         def acknowledge(message_ids: Sequence[str]) -> ReportBatch:
             return client.delivery_reports(message_ids=message_ids, mark_as_read=True)
@@ -84,6 +113,8 @@ def _store_then_acknowledge(store: Store, batch: ReportBatch, acknowledge: Ackno
         return counts, 0
     answer = acknowledge(message_ids)
     # The acknowledging call answers with what it marked read; a report that arrived in
-    # between is among them and must be stored too. The rest are duplicates by now.
-    late = store.apply_reports(answer.reports)
+    # between is among them and must be stored too. The rest were stored a moment ago:
+    # leaving them out spares re-inserting (and re-applying) every report of the round.
+    stored = {report.report_id for report in batch.reports}
+    late = store.apply_reports([report for report in answer.reports if report.report_id not in stored])
     return counts + ApplyCounts(late.new, 0, late.unknown), len(answer.reports)

@@ -43,17 +43,32 @@ class Runner:
     """Runs its tasks in one daemon thread until ``stop()``."""
 
     def __init__(self, tasks: list[Task], *, name: str = "sms-runner",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, beat: Task | None = None,
+                 on_stop: Callable[[], Any] | None = None) -> None:
+        """``beat``: a task run every ``beat.interval`` in a thread of its own (a heartbeat, which
+        a long send must not delay); ``on_stop``: called once the threads have stopped."""
         self.tasks = {task.name: task for task in tasks}
+        self.beat = beat
+        self.busy_with: str | None = None  # the task running in the runner's thread now
         self._clock = clock
+        self._on_stop = on_stop
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._task_locks = {task.name: threading.Lock() for task in tasks}
+        self._task_locks = {task.name: threading.Lock() for task in [*tasks, *([beat] if beat else [])]}
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._beat_thread = (threading.Thread(target=self._beat_loop, name=f"{name}-beat", daemon=True)
+                             if beat else None)
 
     def start(self) -> Runner:
+        if self._beat_thread is not None:
+            self.run_beat()  # seen alive at once, before the first task
+            self._beat_thread.start()
         self._thread.start()
         return self
+
+    def run_beat(self) -> None:
+        if self.beat is not None:
+            self._run(self.beat, raise_errors=False)
 
     @property
     def alive(self) -> bool:
@@ -76,8 +91,19 @@ class Runner:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._thread, self._beat_thread):
+            if thread is not None and thread.is_alive():
+                thread.join(timeout)
+        if self._on_stop is not None:
+            try:
+                self._on_stop()
+            except Exception as e:  # noqa: BLE001 - stopping goes on whatever the clean-up meets
+                log.warning("runner clean-up failed: %s: %s", type(e).__name__, e)
+            self._on_stop = None
+
+    def _beat_loop(self) -> None:
+        while not self._stopping.wait(self.beat.interval):
+            self.run_beat()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -86,7 +112,11 @@ class Runner:
                 if self._stopping.is_set():
                     return
                 if self._clock() >= task._next_due:
-                    did_work = self._run(task, raise_errors=False)
+                    self.busy_with = task.name
+                    try:
+                        did_work = self._run(task, raise_errors=False)
+                    finally:
+                        self.busy_with = None
                     busy = busy or did_work is True
             if busy:
                 continue
@@ -111,5 +141,6 @@ class Runner:
             task.last_result = result
             task.last_error = None
             task.last_finished = datetime.now(timezone.utc)
-            task._next_due = self._clock() + task.interval
+            # More to do at once (True): due again now, not after the interval.
+            task._next_due = self._clock() + (0.0 if result is True else task.interval)
             return result

@@ -44,7 +44,7 @@ from .errors import (
 from .models import Channel, SendResult
 from .phones import gateway_format
 from .store import Batch, BatchState, SendOptions, Store
-from .text import count_segments
+from .text import count_segments, unsafe_character
 
 # Errors after which nothing went out and sending the same request again cannot help.
 _REFUSALS = (ValidationError, InvalidPhoneNumber, AuthenticationError, ConflictError, ConfigError)
@@ -114,6 +114,8 @@ def send_and_record(
         _check_simpleapi_options(priority=priority, flash=flash, cost_center=cost_center)
     options = SendOptions(sender=sender or None, priority=priority, flash=flash, cost_center=cost_center or None,
                           channel=channel, sent_by=sent_by)
+    if (unsafe := unsafe_character(message)) is not None:  # NUL, lone surrogates: nothing may be written
+        raise ValidationError(unsafe, field="Message")
     segments = count_segments(message)
     batch = store.create_batch(
         transaction_id or new_transaction_id(), phones, message, options,
@@ -137,14 +139,22 @@ def send_batch(
     if claimed is None:
         # Someone else is sending it right now (a double click, another worker).
         return _stored_outcome(store, store.get_batch(batch.id) or batch)
+    return send_claimed(client, store, claimed, holder, phone_format=phone_format)
+
+
+def send_claimed(client: Any, store: Store, claimed: Batch, holder: str, *, phone_format: str = "digits") -> SendOutcome:
+    """Send a batch that ``holder`` has claimed (``sending``) and record the answer; see ``send_batch``."""
     submitted_at = datetime.now(timezone.utc)
     try:
         result = _call_gateway(client, claimed, [gateway_format(phone, phone_format) for phone in claimed.phones])
     except SmsError as error:
         return _record_failure(store, claimed, holder, error, submitted_at)
-    store.mark_batch_accepted(
+    if store.mark_batch_accepted(
         claimed.id, holder, result.message_ids, accepted_at=result.current_time, submitted_at=submitted_at
-    )
+    ):
+        # Recorded as sent just now: the outcome is what was written, without reading it back.
+        return SendOutcome(claimed.id, claimed.transaction_id, BatchState.ACCEPTED, claimed.phones,
+                           tuple(result.message_ids))
     return replace(_stored_outcome(store, store.get_batch(claimed.id) or claimed), replayed=False)
 
 

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import sqlite3
 import threading
+import time
+import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -43,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
+from sqlalchemy.ext.compiler import compiles
 
 from .errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
 from .models import Channel, DeliveryReport, DeliveryStatus, MessageState
@@ -99,10 +105,16 @@ def _configure_engine(engine: Engine) -> None:
         # not be isolated; the "begin" hook below issues BEGIN itself instead.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First: processes opening a new file together wait for each other from here on
+        # (switching to WAL needs a moment alone with the file).
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        try:
+            cursor.execute("SELECT ln(2.0)")
+        except sqlite3.OperationalError:  # a build without the math functions: the latency bucket needs ln
+            dbapi_connection.create_function("ln", 1, _python_ln, deterministic=True)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -111,6 +123,108 @@ def _configure_engine(engine: Engine) -> None:
         # process waits on busy_timeout instead of failing halfway with "database is locked".
         writing = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _python_ln(value: float | None) -> float | None:
+    return math.log(value) if value is not None and value > 0 else None
+
+
+# Derived columns of messages, for the analytics' GROUP BYs: the UTC hour of submitted_at as
+# an integer (hours since 1970), and delivered_at - accepted_at in whole milliseconds with
+# its log bucket. The same values are computed in Python (inserts) and in SQL (updates).
+LATENCY_RESOLUTION = 100  # log buckets per unit of ln(seconds): each is exp(1/100) - 1 ≈ 1 % wide
+SHORTEST_LATENCY_MS = 1   # a latency of 0 (or a skewed negative one) counts as 1 ms
+
+
+class epoch_hour(sa.sql.functions.FunctionElement):  # noqa: N801 (a SQL function)
+    """The hours since 1970 of a stored UTC time (floor), as an integer."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(epoch_hour, "sqlite")
+def _epoch_hour_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    # Whole seconds only: strftime() would round 59.9999 s up into the next hour.
+    return f"(CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER) / 3600)"
+
+
+@compiles(epoch_hour, "postgresql")
+def _epoch_hour_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST(floor(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS INTEGER)"
+
+
+class milliseconds_between(sa.sql.functions.FunctionElement):  # noqa: N801 (a SQL function)
+    """Whole milliseconds from the second stored UTC time to the first."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(milliseconds_between, "sqlite")
+def _milliseconds_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    # julianday() keeps milliseconds, so the difference is a whole number of them up to rounding.
+    return f"CAST(round((julianday({later}) - julianday({earlier})) * 86400000.0) AS INTEGER)"
+
+
+@compiles(milliseconds_between, "postgresql")
+def _milliseconds_between_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(round(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000) AS BIGINT)"
+
+
+class latency_bucket_of(sa.sql.functions.FunctionElement):  # noqa: N801 (a SQL function)
+    """The log bucket floor(ln(seconds) * LATENCY_RESOLUTION) of a latency in milliseconds."""
+
+    type = SmallInteger()
+    inherit_cache = True
+
+
+@compiles(latency_bucket_of, "sqlite")
+@compiles(latency_bucket_of, "postgresql")
+def _latency_bucket_of(element: Any, compiler: Any, **kw: Any) -> str:
+    ms = compiler.process(element.clauses, **kw)
+    bigger = "max" if compiler.dialect.name == "sqlite" else "greatest"
+    # CASE first: SQLAlchemy gives SQLite Python's math.floor as floor(), which refuses NULL.
+    return (f"CASE WHEN {ms} IS NOT NULL THEN CAST(floor(ln(CAST({bigger}({ms}, {SHORTEST_LATENCY_MS})"
+            f" AS DOUBLE PRECISION) / 1000.0) * {LATENCY_RESOLUTION}) AS INTEGER) END")
+
+
+def hour_number(when: datetime) -> int:
+    """Hours since 1970 of an aware time (floor): the value of messages.submitted_hour."""
+    return math.floor(when.timestamp() / 3600)
+
+
+def latency_milliseconds(delivered_at: datetime | None, accepted_at: datetime | None) -> int | None:
+    """``delivered_at - accepted_at`` in whole milliseconds; None unless both are known."""
+    if delivered_at is None or accepted_at is None:
+        return None
+    return round((delivered_at - accepted_at) / timedelta(milliseconds=1))
+
+
+def latency_bucket(milliseconds: int | None) -> int | None:
+    """The log bucket of a latency: floor(ln(seconds) * LATENCY_RESOLUTION), from 1 ms up."""
+    if milliseconds is None:
+        return None
+    return math.floor(math.log(max(milliseconds, SHORTEST_LATENCY_MS) / 1000) * LATENCY_RESOLUTION)
+
+
+def _inserted(column: str) -> Any:
+    return lambda context: context.get_current_parameters().get(column)
+
+
+def _default_submitted_hour(context: Any) -> int | None:
+    submitted_at = _inserted("submitted_at")(context)
+    return hour_number(submitted_at) if submitted_at is not None else None
+
+
+def _default_latency_ms(context: Any) -> int | None:
+    return latency_milliseconds(_inserted("delivered_at")(context), _inserted("accepted_at")(context))
+
+
+def _default_latency_bucket(context: Any) -> int | None:
+    return latency_bucket(_default_latency_ms(context))
 
 
 def _engine_options(url: URL) -> dict[str, Any]:
@@ -142,6 +256,52 @@ def _insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
     else:
         raise ConfigError(f"The store supports SQLite and PostgreSQL, not {name}.", field="SMS_DB_URL")
     return insert(table).on_conflict_do_nothing()
+
+
+def _database_url(url: URL) -> URL:
+    """The URL a provider hands out (``postgres://``, ``postgresql://``) on psycopg 3, the driver installed."""
+    if url.drivername in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _claim_lock(query: sa.Select[Any]) -> sa.Select[Any]:
+    """Lock the rows a claim reads, skipping those another worker is claiming right now.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent workers each get a different row
+    without waiting on each other. SQLite compiles no clause: its write transaction
+    (BEGIN IMMEDIATE) already admits one claimer at a time.
+    """
+    return query.with_for_update(skip_locked=True)
+
+
+_SESSION_LOCK_NAMESPACE = 0x534D5332  # "SMS2": first key of the named PostgreSQL advisory locks
+
+
+def _session_lock_key(name: str) -> int:
+    """The second key of a named advisory lock: a signed 32-bit hash of the name."""
+    value = zlib.crc32(name.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _try_session_lock(connection: Connection, name: str) -> bool | None:
+    """Take a named lock held as long as ``connection`` lives; None where the engine has none (SQLite).
+
+    PostgreSQL drops a session's advisory locks when the session ends, so a process that
+    dies holding one frees it at once.
+    """
+    if connection.dialect.name != "postgresql":
+        return None
+    taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :key)"),
+                               {"ns": _SESSION_LOCK_NAMESPACE, "key": _session_lock_key(name)}).scalar()
+    connection.commit()  # the lock outlives the transaction; an idle open one would hold back vacuum
+    return bool(taken)
+
+
+def _release_session_lock(connection: Connection, name: str) -> None:
+    connection.execute(sa.text("SELECT pg_advisory_unlock(:ns, :key)"),
+                       {"ns": _SESSION_LOCK_NAMESPACE, "key": _session_lock_key(name)})
+    connection.commit()
 
 
 def _lock_schema(connection: Connection) -> None:
@@ -236,10 +396,23 @@ messages = Table(
     Column("report_id", String(64)),
     Column("report_checked_at", UtcDateTime),  # last time the gateway was asked by id
     Column("error", Text),
+    # Derived, for the analytics (see hour_number, latency_milliseconds, latency_bucket): set
+    # from the row on insert, and with delivered_at when a report is applied.
+    Column("submitted_hour", Integer, default=_default_submitted_hour),
+    Column("latency_ms", BigInteger, default=_default_latency_ms),
+    Column("latency_bucket", SmallInteger, default=_default_latency_bucket),
     # (submitted_at, id) is the default keyset order of the history.
     Index("ix_messages_submitted", "submitted_at", "id"),
     Index("ix_messages_state", "state", "submitted_at"),
-    Index("ix_messages_phone", "phone"),
+    # With submitted_at: the analytics count a number's (or a prefix's) messages of a period here.
+    Index("ix_messages_phone", "phone", "submitted_at"),
+    # The analytics read these without touching the table, in GROUP BY order (no sort): per
+    # hour and state with every field a view can narrow by, and the latency buckets per hour
+    # (also the failures per number, state first).
+    Index("ix_messages_hour_fields", "submitted_hour", "sender", "cost_center", "priority", "job_id", "state",
+          "flash", "channel", "segments", "submitted_at", "phone"),
+    Index("ix_messages_hour_latency", "state", "submitted_hour", "latency_bucket", "submitted_at", "sender",
+          "cost_center", "priority", "job_id", "flash", "channel", "phone"),
     Index("ix_messages_job", "job_id"),
     Index("ix_messages_batch", "batch_id"),
     Index("ix_messages_sender", "sender"),
@@ -282,6 +455,38 @@ blocklist = Table(
 )
 
 
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(100), primary_key=True),  # host:pid:random, new at each start
+    Column("kind", String(16), nullable=False),   # "worker" or "dashboard"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("doing", Text, nullable=False, server_default=""),
+    comment="One row per running worker or dashboard runner, written by its heartbeat.",
+)
+
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    # Seconds since 1970 from which the next request may go: a shared virtual clock that
+    # every sender moves forward by its request's share of the rate (see reserve_rate).
+    Column("next_free", sa.Float, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    comment="Named locks with an expiry, where the engine has no session lock (SQLite).",
+)
+
+
 # -- Migrations -------------------------------------------------------------------------------
 # A new database is built from the tables above and stamped with the latest version.
 # An existing one runs, in order, every migration after its recorded version:
@@ -290,7 +495,30 @@ blocklist = Table(
 # database; never edit or reorder a migration that has shipped.
 
 Migration = Callable[[Connection], None]
-MIGRATIONS: list[Migration] = []
+
+
+def _add_analytics_columns(connection: Connection) -> None:
+    """1 → 2: messages' submitted hour and latency stored, and the indexes the analytics read."""
+    m = messages.c
+    for name in _DERIVED:
+        type_ = messages.c[name].type.compile(connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE messages ADD COLUMN {name} {type_}")
+    connection.execute(update(messages).values(submitted_hour=epoch_hour(m.submitted_at)))
+    connection.execute(update(messages).where(m.delivered_at.is_not(None), m.accepted_at.is_not(None))
+                       .values(**_LATENCY_COLUMNS))
+    connection.exec_driver_sql("DROP INDEX ix_messages_phone")  # widened: (phone) → (phone, submitted_at)
+    for index in messages.indexes:
+        if index.name in ("ix_messages_phone", "ix_messages_hour_fields", "ix_messages_hour_latency"):
+            index.create(connection)
+
+
+def _add_scale_out_tables(connection: Connection) -> None:
+    """2 → 3: worker heartbeats, the shared rate budget and named leases, for several workers."""
+    for table in (workers, rate_budgets, leases):
+        table.create(connection)
+
+
+MIGRATIONS: list[Migration] = [_add_analytics_columns, _add_scale_out_tables]
 
 
 def schema_version() -> int:
@@ -509,6 +737,36 @@ class ApplyCounts:
         return ApplyCounts(self.new + other.new, self.duplicate + other.duplicate, self.unknown + other.unknown)
 
 
+class Claim(NamedTuple):
+    """A batch claimed for sending, and whether it was taken over from a sender that stopped."""
+
+    batch: Batch
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A process doing background work: a ``python -m smslib worker`` or a dashboard's runner."""
+
+    id: str
+    kind: str
+    host: str
+    pid: int
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    """A worker's last heartbeat and what it was doing then."""
+
+    worker: WorkerInfo
+    heartbeat_at: datetime
+    doing: str
+
+    def alive(self, now: datetime, within: timedelta) -> bool:
+        return now - self.heartbeat_at <= within
+
+
 SortKey = Literal["submitted_at", "phone", "state", "id"]
 _SORT_COLUMNS: dict[str, Column[Any]] = {
     "submitted_at": messages.c.submitted_at,
@@ -530,6 +788,8 @@ class MessageFilter:
     states: tuple[MessageState, ...] = ()
     sender: str | None = None
     cost_center: str | None = None
+    priority: int | None = None
+    flash: bool | None = None
     job_id: int | None = None
     batch_id: int | None = None
     channel: Channel | None = None
@@ -559,7 +819,7 @@ class Store:
 
     def __init__(self, url: str | URL) -> None:
         try:
-            self._url = make_url(url)
+            self._url = _database_url(make_url(url))
         except sa.exc.ArgumentError:
             # The URL is not quoted: it may carry a database password.
             raise ConfigError(
@@ -612,6 +872,13 @@ class Store:
         Store methods called inside it (in the same thread) take part in the same
         transaction, so several of them commit or roll back together.
         """
+        with self._writing(counted=True) as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self, *, counted: bool) -> Iterator[Connection]:
+        """A write transaction; ``counted=False`` for bookkeeping (heartbeats, leases, the rate
+        budget) that pages don't show from their caches, so it leaves the change counter alone."""
         outer = getattr(self._local, "connection", None)
         if outer is not None:
             yield outer
@@ -622,9 +889,10 @@ class Store:
                 self._local.connection = connection
                 try:
                     yield connection
-                    connection.execute(
-                        update(meta).where(meta.c.key == "changes").values(value=meta.c.value + 1)
-                    )
+                    if counted:
+                        connection.execute(
+                            update(meta).where(meta.c.key == "changes").values(value=meta.c.value + 1)
+                        )
                 finally:
                     self._local.connection = None
 
@@ -872,13 +1140,7 @@ class Store:
         (its sender died; it must be sent again with the same TransactionId).
         """
         now = _aware(now) or _utcnow()
-        claimable = or_(
-            batches.c.state.in_([BatchState(s).value for s in states]),
-            and_(
-                batches.c.state == BatchState.SENDING.value,
-                or_(batches.c.lease_expires_at.is_(None), batches.c.lease_expires_at <= now),
-            ),
-        )
+        claimable = _claimable(now, states)
         with self.atomic() as connection:
             claimed = connection.execute(
                 update(batches)
@@ -894,6 +1156,126 @@ class Store:
             if not claimed:
                 return None
             return _batch(connection.execute(select(batches).where(batches.c.id == batch_id)).one())
+
+    def claim_next_batch(
+        self, job_id: int, holder: str, *, lease_seconds: float, now: datetime | None = None
+    ) -> Claim | None:
+        """Claim the job's first batch no one is sending (or whose sender's lease ran out).
+
+        The row is read under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and marked in the same
+        transaction, so any number of workers claiming at once each get a different batch.
+        ``taken_over`` says the batch was in ``sending`` under a lease that expired: its
+        sender stopped, maybe after the gateway accepted it.
+        """
+        now = _aware(now) or _utcnow()
+        b = batches.c
+        with self.atomic() as connection:
+            found = connection.execute(_claim_lock(
+                select(b.id, b.state).where(b.job_id == job_id, _claimable(now)).order_by(b.seq).limit(1)
+            )).first()
+            if found is None:
+                return None
+            connection.execute(
+                update(batches).where(b.id == found.id)
+                .values(state=BatchState.SENDING.value, attempts=b.attempts + 1, lease_holder=holder,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+            )
+            batch = _batch(connection.execute(select(batches).where(b.id == found.id)).one())
+        return Claim(batch, taken_over=found.state == BatchState.SENDING.value)
+
+    def has_claimable_batch(self, job_id: int, *, now: datetime | None = None) -> bool:
+        """Whether ``claim_next_batch`` would find a batch of the job now (a read, no claim)."""
+        now = _aware(now) or _utcnow()
+        with self._reading() as connection:
+            return connection.execute(
+                select(batches.c.id).where(batches.c.job_id == job_id, _claimable(now)).limit(1)).first() is not None
+
+    def renew_leases(self, holder_prefix: str, *, lease_seconds: float, now: datetime | None = None) -> int:
+        """Extend the leases of the batches held by holders starting with ``holder_prefix`` (a worker's id)."""
+        now = _aware(now) or _utcnow()
+        b = batches.c
+        with self._writing(counted=False) as connection:
+            return connection.execute(
+                update(batches)
+                .where(b.state == BatchState.SENDING.value, b.lease_holder.startswith(holder_prefix, autoescape=True))
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            ).rowcount
+
+    # -- workers and shared budgets ----------------------------------------------------------
+
+    def record_heartbeat(self, worker: WorkerInfo, *, doing: str, now: datetime | None = None,
+                         forget_after: timedelta = timedelta(days=1)) -> None:
+        """Say that ``worker`` is alive and what it does; rows silent for ``forget_after`` go."""
+        now = _aware(now) or _utcnow()
+        w = workers.c
+        with self._writing(counted=False) as connection:
+            if not connection.execute(update(workers).where(w.id == worker.id)
+                                      .values(heartbeat_at=now, doing=doing)).rowcount:
+                connection.execute(workers.insert().values(
+                    id=worker.id, kind=worker.kind, host=worker.host, pid=worker.pid,
+                    started_at=_aware(worker.started_at), heartbeat_at=now, doing=doing))
+            connection.execute(sa.delete(workers).where(w.heartbeat_at < now - forget_after))
+
+    def forget_worker(self, worker_id: str) -> None:
+        """Remove a worker that stops cleanly (one that dies just falls silent)."""
+        with self._writing(counted=False) as connection:
+            connection.execute(sa.delete(workers).where(workers.c.id == worker_id))
+
+    def list_workers(self) -> list[WorkerBeat]:
+        """Every worker and dashboard runner heard from lately, the most recent heartbeat first."""
+        with self._reading() as connection:
+            rows = connection.execute(select(workers).order_by(workers.c.heartbeat_at.desc(), workers.c.id))
+            return [WorkerBeat(WorkerInfo(row.id, row.kind, row.host, row.pid, row.started_at),
+                               row.heartbeat_at, row.doing) for row in rows]
+
+    def reserve_rate(self, name: str, spacing: float, *, now: float | None = None) -> float:
+        """Book the next slot of a budget shared by every process; return the seconds to wait for it.
+
+        The budget is a virtual clock in one row: a request starts at ``max(next_free, now)``
+        and moves ``next_free`` on by ``spacing`` (its share of the rate), under the row's
+        lock, so all workers together stay under the rate. Times are seconds since 1970 on
+        the callers' clocks (kept in step by NTP on real machines).
+        """
+        now = time.time() if now is None else now
+        r = rate_budgets.c
+        with self._writing(counted=False) as connection:
+            connection.execute(_insert_ignoring_conflicts(connection, rate_budgets), [{"name": name, "next_free": 0.0}])
+            next_free = connection.execute(
+                select(r.next_free).where(r.name == name).with_for_update()).scalar_one()
+            start = max(next_free, now)
+            connection.execute(update(rate_budgets).where(r.name == name).values(next_free=start + spacing))
+        return start - now
+
+    @contextmanager
+    def exclusive(self, name: str, *, ttl_seconds: float) -> Iterator[bool]:
+        """Hold the named lock over the block if no other process does: yields True, else False.
+
+        PostgreSQL: a session advisory lock on a connection kept for the block, dropped by
+        the server when the process dies. SQLite: a row in ``leases`` that expires after
+        ``ttl_seconds``, so a process that dies holding it frees it after that long.
+        """
+        with self.engine.connect() as connection:
+            taken = _try_session_lock(connection, name)
+            if taken is not None:
+                try:
+                    yield taken
+                finally:
+                    if taken:
+                        _release_session_lock(connection, name)
+                return
+        holder = uuid.uuid4().hex
+        now = _utcnow()
+        with self._writing(counted=False) as connection:
+            connection.execute(sa.delete(leases).where(leases.c.name == name, leases.c.expires_at <= now))
+            connection.execute(_insert_ignoring_conflicts(connection, leases),
+                               [{"name": name, "holder": holder, "expires_at": now + timedelta(seconds=ttl_seconds)}])
+            taken = connection.scalar(select(leases.c.holder).where(leases.c.name == name)) == holder
+        try:
+            yield taken
+        finally:
+            if taken:
+                with self._writing(counted=False) as connection:
+                    connection.execute(sa.delete(leases).where(leases.c.name == name, leases.c.holder == holder))
 
     def mark_batch_accepted(
         self,
@@ -1124,6 +1506,15 @@ def _e164(phone: str) -> str:
     return text
 
 
+def _claimable(now: datetime, states: Iterable[BatchState] = (BatchState.PENDING,)) -> Any:
+    """Batches in one of ``states``, or ``sending`` under a lease that ran out (its sender stopped)."""
+    b = batches.c
+    return or_(
+        b.state.in_([BatchState(s).value for s in states]),
+        and_(b.state == BatchState.SENDING.value, or_(b.lease_expires_at.is_(None), b.lease_expires_at <= now)),
+    )
+
+
 def _held_by(batch_id: int, holder: str) -> tuple[Any, ...]:
     return (batches.c.id == batch_id, batches.c.state == BatchState.SENDING.value, batches.c.lease_holder == holder)
 
@@ -1158,6 +1549,8 @@ def _conditions(filters: MessageFilter) -> list[Any]:
     exact = {
         m.sender: filters.sender,
         m.cost_center: filters.cost_center,
+        m.priority: filters.priority,
+        m.flash: filters.flash,
         m.job_id: filters.job_id,
         m.batch_id: filters.batch_id,
         m.channel: Channel(filters.channel).value if filters.channel is not None else None,
@@ -1196,6 +1589,10 @@ _STATE_OF_CURRENT_REPORT = _of_current_report(
 )
 
 
+_LATENCY_MS = milliseconds_between(messages.c.delivered_at, messages.c.accepted_at)
+_LATENCY_COLUMNS = {"latency_ms": _LATENCY_MS, "latency_bucket": latency_bucket_of(_LATENCY_MS)}
+
+
 def _apply_logged_reports(connection: Connection, scope: sa.Select[Any]) -> None:
     """Give the messages whose ids ``scope`` selects the best of their logged reports.
 
@@ -1215,6 +1612,8 @@ def _apply_logged_reports(connection: Connection, scope: sa.Select[Any]) -> None
             delivered_at=_of_current_report(r.delivery_time),
         )
     )
+    # A second statement: SET reads the row as it was, so the new delivered_at is seen only now.
+    connection.execute(update(messages).where(in_scope, m.report_id.is_not(None)).values(**_LATENCY_COLUMNS))
     known = select(m.message_id).where(in_scope)
     connection.execute(
         update(report_log).where(or_(r.linked.is_(None), r.linked.is_(False)), r.message_id.in_(known)).values(linked=True)
@@ -1268,8 +1667,11 @@ def _message_row(
     }
 
 
+_DERIVED = ("submitted_hour", "latency_ms", "latency_bucket")  # the analytics' columns, not a message's fields
+
+
 def _message(row: sa.Row[Any]) -> StoredMessage:
-    data = row._asdict()
+    data = {key: value for key, value in row._asdict().items() if key not in _DERIVED}
     data["channel"] = Channel(data["channel"])
     data["state"] = MessageState(data["state"])
     return StoredMessage(**data)

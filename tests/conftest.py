@@ -9,9 +9,13 @@ test needs every report now.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 
 import pytest
+
+from tests.postgres import PostgresServer, find_postgres_bin
 
 from smslib.client import SmsClient
 from smslib.sandbox import RunningSandbox, serve_in_thread
@@ -40,22 +44,68 @@ def sandbox(sandbox_server: RunningSandbox) -> Iterator[RunningSandbox]:
     sandbox_server.raise_errors()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def streamlit_on_localhost():
+    """Pages run as .streamlit/config.toml serves them (on localhost), whatever folder a test is in.
+
+    Streamlit reads its config once, from the working folder of the first read: without
+    this, whether the no-password exposure warning shows would depend on test order.
+    """
+    from streamlit import config
+
+    config.set_option("server.address", "localhost")
+
+
+# -- a throwaway PostgreSQL server for the session ----------------------------------------------
+
+POSTGRES_MISSING = ("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): the PostgreSQL "
+                    "tests are SKIPPED. Install them with `apt-get install postgresql` to run them.")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster in a temporary folder on a free loopback port, stopped at the end.
+
+    Skipped (loudly) when the server is not installed, unless SMS_REQUIRE_POSTGRES=1 (CI),
+    where that is a failure.
+    """
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("SMS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(POSTGRES_MISSING.replace("SKIPPED", "REQUIRED (SMS_REQUIRE_POSTGRES=1)"))
+        print(f"\n*** {POSTGRES_MISSING} ***", file=sys.stderr)
+        pytest.skip(POSTGRES_MISSING)
+    server = PostgresServer(bin_dir, tmp_path_factory.mktemp("postgres")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # -- the store: every store test runs on each engine in DATABASES ---------------------------
 
-DATABASES = ["sqlite"]
+DATABASES = ["sqlite", "postgresql"]
 
 
-def url_for(database: str, folder) -> str:
+def url_for(database: str, folder, request=None) -> str:
     """The URL of an empty database of kind ``database`` for one test (or module)."""
     if database == "sqlite":
         return f"sqlite:///{folder / 'data' / 'sms.db'}"
+    if database == "postgresql":
+        return request.getfixturevalue("postgres_server").create_database()
     raise AssertionError(f"no URL for {database}")
 
 
 @pytest.fixture(params=DATABASES)
 def db_url(request, tmp_path) -> str:
     """A fresh, empty database per test."""
-    return url_for(request.param, tmp_path)
+    return url_for(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """A fresh, empty PostgreSQL database (for tests that are about PostgreSQL only)."""
+    return postgres_server.create_database()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -282,6 +283,53 @@ def test_runner_task_runs_queued_jobs(store, sandbox):
             runner.stop()
     assert store.get_job(job.id).state is JobState.DONE
     assert len(sandbox.backend.accepted_messages()) == 60
+
+
+# -- the database refusing writes mid-job -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("refusal, reason", [
+    ("database or disk is full", "the disk holding the database is full"),
+    ("database is locked", "the database stayed locked by another program"),
+])
+def test_a_database_refusing_writes_pauses_the_job_with_the_reason_and_loses_nothing(
+        tmp_path, sandbox, refusal, reason):
+    phones = numbers(100)
+    with Store(f"sqlite:///{tmp_path / 'sms.db'}") as store:
+        job = make_job(store, phones, batch_size=10)
+
+        def refuse_messages(connection, cursor, statement, *args):
+            # The gateway has accepted the batch; recording its messages is what fails.
+            if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+                raise sqlite3.OperationalError(refusal)
+
+        with sandbox_client(sandbox) as client:
+            runner = jobs.JobRunner(client, store)
+            assert runner.run_next_batch(job.id)  # the first batch goes through
+            sa.event.listen(store.engine, "before_cursor_execute", refuse_messages)
+            try:
+                assert runner.run_next_batch(job.id) is False
+            finally:
+                sa.event.remove(store.engine, "before_cursor_execute", refuse_messages)
+            paused = store.get_job(job.id)
+            assert paused.state is JobState.PAUSED
+            assert reason in paused.last_error and "Nothing is lost" in paused.last_error
+            assert "INSERT" not in paused.last_error  # a sentence, not the SQL
+            states = [b.state for b in store_batches(store, job.id)]
+            assert states.count(BatchState.ACCEPTED) == 1 and states.count(BatchState.SENDING) == 1
+            assert runner.run_next_batch(job.id) is False  # paused: nothing more goes out
+
+            jobs.resume(store, job.id)
+            progress = runner.run_job(job.id, idle_sleep=0.01)
+    assert (progress.job.state, progress.sent, progress.failed, progress.uncertain) == (JobState.DONE, 100, 0, 0)
+    sent = accepted_phones(sandbox)
+    assert set(sent) == set(phones) and max(sent.values()) == 1  # the interrupted batch went out once
+
+
+def store_batches(store, job_id):
+    with store.engine.connect() as connection:
+        ids = connection.execute(sa.select(batches.c.id).where(batches.c.job_id == job_id)).scalars().all()
+    return [store.get_batch(i) for i in ids]
 
 
 # -- a worker killed mid-job ------------------------------------------------------------------------
