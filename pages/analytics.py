@@ -165,7 +165,8 @@ def show_messages(title: str, history_params: dict[str, str], **part) -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
     st.page_link("pages/history.py", label="Open in History", icon=":material/history:",
                  query_params={**{k_: v for k_, v in view.to_params().items()
-                                  if k_ in ("sender", "cost_center", "channel", "job")}, **history_params})
+                                  if k_ in ("sender", "cost_center", "priority", "flash", "channel", "job")},
+                                **history_params})
 
 
 # -- status distribution ------------------------------------------------------------------------

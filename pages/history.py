@@ -6,9 +6,10 @@ import json
 
 import streamlit as st
 
+from smslib.analytics import View
 from smslib.errors import SmsError
 from smslib.history import day_range, export_messages, messages_frame, parse_channel, parse_states
-from smslib.models import Channel, MessageState
+from smslib.models import PRIORITY_NAMES, Channel, MessageState
 from smslib.reports import sync_reports
 from smslib.store import MessageFilter
 from ui import resources, widgets
@@ -63,13 +64,22 @@ with st.container(border=True):
         format_func=lambda v: {"": "Any", "smses": "/Smses", "simpleapi": "/SimpleApi"}[v],
     )
     job_text = row[3].text_input("Job", value=params.get("job", ""), key="history.job", placeholder="job number")
+    # Priority and flash read the URL as the analytics page writes it, so its "Open in History" matches.
+    linked = View.from_params(params.to_dict())
+    row = st.columns(4)
+    priority = row[0].selectbox("Priority", [None, *PRIORITY_NAMES], key="history.priority",
+                                index=[None, *PRIORITY_NAMES].index(linked.priority),
+                                format_func=lambda v: "Any" if v is None else f"{v} · {PRIORITY_NAMES[v]}")
+    flash = row[1].selectbox("Flash SMS", [None, True, False], key="history.flash",
+                             index=[None, True, False].index(linked.flash),
+                             format_func=lambda v: {None: "Any", True: "Yes", False: "No"}[v])
 
 start, end = (list(days) + [None, None])[:2] if days else (None, None)
 since, until = day_range(start, end or start, settings.display_timezone)
 digits = phone.strip().lstrip("+").replace(" ", "").replace("-", "")
 filters = MessageFilter(
     since=since, until=until, phone=digits, text=text.strip(), states=parse_states(state_values),
-    sender=sender.strip() or None, cost_center=cost_center.strip() or None,
+    sender=sender.strip() or None, cost_center=cost_center.strip() or None, priority=priority, flash=flash,
     channel=parse_channel(channel_value), job_id=int(job_text) if job_text.strip().isdigit() else None,
 )
 if job_text.strip() and not job_text.strip().isdigit():
@@ -77,7 +87,9 @@ if job_text.strip() and not job_text.strip().isdigit():
 
 # The URL carries the filters so a view can be shared.
 shared = {"phone": phone.strip(), "q": text.strip(), "state": state_values, "sender": sender.strip(),
-          "cost_center": cost_center.strip(), "channel": channel_value, "job": job_text.strip()}
+          "cost_center": cost_center.strip(), "channel": channel_value, "job": job_text.strip(),
+          "priority": "" if priority is None else str(priority),
+          "flash": "" if flash is None else ("true" if flash else "false")}
 for key, value in shared.items():
     if value:
         params[key] = value
@@ -159,7 +171,7 @@ if message_param.isdigit():
                 "Gateway message id": m.message_id or "—", "Sender": m.sender or "(gateway default)",
                 "Priority": "—" if m.priority is None else str(m.priority),
                 "Flash SMS": "yes" if m.flash else "no", "Cost centre": m.cost_center or "—",
-                "Channel": m.channel.value, "TransactionId": m.transaction_id or "—",
+                "Channel": "/Smses" if m.channel is Channel.SMSES else "/SimpleApi", "TransactionId": m.transaction_id or "—",
                 "Job": str(m.job_id) if m.job_id else "—", "Row in file": str(m.source_row or "—"),
                 "Segments": f"{m.segments} ({m.encoding})" if m.segments else "—",
                 "Sent by": m.sent_by, "Sent": widgets.format_time(m.submitted_at),

@@ -26,8 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .models import Channel, MessageState
-from .sandbox.backend import _INSERT as _SANDBOX_INSERT  # the sandbox's own row layout, kept in one place
-from .sandbox.backend import SandboxBackend, SandboxConfig
+from .sandbox.backend import INSERT_MESSAGE, SandboxBackend, SandboxConfig
 from .sandbox.simulation import (
     LONGEST_DELAY,
     MAGIC_ENDINGS,
@@ -36,7 +35,7 @@ from .sandbox.simulation import (
     STATUS_DELAY_FACTOR,
     STATUSES,
 )
-from .store import JobState, Store, jobs, messages, report_log
+from .store import JobState, Store, jobs, latency_bucket, messages, report_log
 from .text import count_segments
 
 CHUNK = 50_000  # rows per executemany
@@ -296,6 +295,8 @@ def _message_columns(part: pd.DataFrame, job_lookup: np.ndarray) -> dict[str, An
         "channel": _values(part["channel"]), "job_id": job_lookup[part["job_index"].to_numpy() + 1].tolist(),
         "segments": part["segments"].tolist(), "encoding": _values(part["encoding"]), "sent_by": ["demo"] * n,
         "submitted_at": _Times(part["submitted"].to_numpy()),
+        **_derived_columns(part["submitted"].to_numpy(), np.where(sent, part["accepted"].to_numpy(), np.nan),
+                           np.where(reported, part["due"].to_numpy(), np.nan)),
         "accepted_at": _Times(np.where(sent, part["accepted"].to_numpy(), np.nan)),
         "state": state.tolist(),
         "status_code": np.where(reported, part["status"].to_numpy(), None).tolist(),
@@ -303,6 +304,24 @@ def _message_columns(part: pd.DataFrame, job_lookup: np.ndarray) -> dict[str, An
         "report_id": np.where(reported, part["report_id"].to_numpy(), None).tolist(),
         "error": error.tolist(),
     }
+
+
+def _derived_columns(submitted: np.ndarray, accepted: np.ndarray, delivered: np.ndarray) -> dict[str, list[Any]]:
+    """The store's derived columns, from the times exactly as they are stored (whole microseconds)."""
+    submitted_us, accepted_us, delivered_us = (_stored_micros(t) for t in (submitted, accepted, delivered))
+    hours = np.floor_divide(submitted_us, 3_600_000_000)
+    known = ~(np.isnan(accepted_us) | np.isnan(delivered_us))
+    # np.rint rounds halves to even, as Python's round() in store.latency_milliseconds does.
+    latency = np.rint((delivered_us - accepted_us) / 1000.0)
+    latency_ms = [int(v) if ok else None for v, ok in zip(latency.tolist(), known.tolist())]
+    return {"submitted_hour": hours.astype(np.int64).tolist(), "latency_ms": latency_ms,
+            "latency_bucket": [latency_bucket(v) for v in latency_ms]}
+
+
+def _stored_micros(epoch: np.ndarray) -> np.ndarray:
+    """Epoch seconds as the microseconds _driver_times stores (NaN: none), as floats (exact below 2**53)."""
+    stamps = pd.Series(pd.to_datetime(epoch, unit="s", utc=True)).dt.floor("us")
+    return np.where(stamps.isna().to_numpy(), np.nan, stamps.to_numpy(dtype="datetime64[us]").astype(np.int64))
 
 
 def _report_columns(reported: pd.DataFrame, now: datetime) -> dict[str, Any]:
@@ -401,7 +420,7 @@ def _write_sandbox(path: str | Path, rows: list[tuple], chunk: int) -> None:
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("BEGIN IMMEDIATE")
         for begin in range(0, len(rows), chunk):
-            db.executemany(_SANDBOX_INSERT, rows[begin: begin + chunk])
+            db.executemany(INSERT_MESSAGE, rows[begin: begin + chunk])
         db.execute("COMMIT")
     finally:
         db.close()

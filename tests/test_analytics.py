@@ -5,18 +5,22 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from smslib import analytics
 from smslib.analytics import AnalyticsFilter, View, histogram_percentile, kpis, overview, period
 from smslib.analytics_cli import main_stats, stats_filter
+from smslib import store as store_module
 from smslib.errors import ValidationError
-from smslib.models import Channel, MessageState
+from smslib.models import Channel, DeliveryReport, DeliveryStatus, MessageState
 from smslib.seed import seed_demo_data
-from smslib.store import messages
+from smslib.store import (MessageFilter, SendOptions, Store, hour_number, latency_bucket, latency_milliseconds,
+                          messages)
 
 WARSAW = "Europe/Warsaw"
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -212,3 +216,151 @@ def test_stats_filter_reads_dates_in_the_display_zone():
     f = stats_filter("2026-03-29", "2026-03-30", WARSAW)
     assert f.since == datetime(2026, 3, 28, 23, 0, tzinfo=UTC) and f.length == timedelta(hours=23)
     assert stats_filter("2026-03-01T08:00+00:00", None, WARSAW).since == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+# -- the stored latency and hour (what makes a million messages fast) ---------------------------
+
+
+def record(store, phones, ids, *, submitted_at=T0, accepted_at=T0, options=SendOptions()):
+    """Record an accepted batch the way sending does."""
+    batch = store.create_batch(uuid.uuid4().hex, phones, "hi", options)
+    holder = uuid.uuid4().hex
+    assert store.claim_batch(batch.id, holder) is not None
+    assert store.mark_batch_accepted(batch.id, holder, ids, accepted_at=accepted_at, submitted_at=submitted_at)
+
+
+def report(report_id, message_id, status, delivery_time):
+    return DeliveryReport(report_id, message_id, "48600100200", DeliveryStatus(status), delivery_time,
+                          raw={"ReportId": report_id})
+
+
+def derived(store):
+    """Every message's times and derived columns, by gateway id (by local id when it has none)."""
+    m = messages.c
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(m.id, m.message_id, m.submitted_at, m.accepted_at, m.delivered_at,
+                                            m.submitted_hour, m.latency_ms, m.latency_bucket))
+        return {row.message_id or row.id: row for row in rows}
+
+
+def assert_derived(row, *, exact=True):
+    """latency_ms is delivered_at - accepted_at (SQL keeps milliseconds, so it may round 1 ms apart)."""
+    assert row.submitted_hour == hour_number(row.submitted_at)
+    expected = latency_milliseconds(row.delivered_at, row.accepted_at)
+    if expected is None:
+        assert row.latency_ms is None and row.latency_bucket is None
+        return
+    assert row.latency_ms == expected if exact else abs(row.latency_ms - expected) <= 1
+    assert row.latency_bucket == latency_bucket(row.latency_ms)
+
+
+def test_latency_is_stored_when_a_report_is_applied_before_or_after_the_message(store):
+    accepted = datetime(2026, 3, 10, 12, 0, 0, 250_000, tzinfo=UTC)
+    record(store, ["+48600100200", "+48600100201"], ["early", "late"], accepted_at=accepted,
+           submitted_at=accepted - timedelta(seconds=1))
+    assert derived(store)["early"].latency_ms is None
+    store.apply_reports([report("r1", "early", 1, accepted + timedelta(seconds=4.5)),
+                         report("r2", "orphan", 1, accepted + timedelta(seconds=2.0))])
+    # The report of "orphan" came first: its latency is set when the message is recorded.
+    record(store, ["+48600100202"], ["orphan"], accepted_at=accepted)
+    rows = derived(store)
+    assert rows["early"].latency_ms == 4500 and rows["orphan"].latency_ms == 2000
+    assert rows["late"].latency_ms is None
+    for row in rows.values():
+        assert_derived(row, exact=False)
+    # A later final report replaces the first: the latency follows delivered_at.
+    store.apply_reports([report("r3", "early", 1, accepted + timedelta(seconds=9.25))])
+    assert derived(store)["early"].latency_ms == 9250
+    assert kpis(store, window(start=accepted - timedelta(hours=1), end=accepted + timedelta(hours=1))).latency.count == 2
+
+
+def test_latency_of_a_report_without_delivery_time_is_none(store):
+    record(store, ["+48600100200"], ["m1"])
+    store.apply_reports([report("r1", "m1", -1, None)])
+    row = derived(store)["m1"]
+    assert row.delivered_at is None and row.latency_ms is None and row.latency_bucket is None
+
+
+def test_sub_millisecond_and_negative_latencies_count_as_the_shortest(store):
+    add(store, T0, latency=0.0004)
+    add(store, T0, latency=-3.0)  # clocks out of step: counted, as the shortest
+    rows = list(derived(store).values())
+    assert sorted(row.latency_ms for row in rows) == [-3000, 0]
+    assert {row.latency_bucket for row in rows} == {latency_bucket(1)}
+
+
+def test_the_migration_fills_the_columns_of_an_older_database(db_url, monkeypatch):
+    # Only the migrations up to this one: later ones expect a database that never had their tables.
+    ours = store_module.MIGRATIONS.index(store_module._add_analytics_columns)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[: ours + 1])
+    with Store(db_url) as store:
+        add(store, T0, latency=2.5)
+        add(store, T0 + timedelta(hours=5, minutes=59, seconds=59.9999), latency=0.123456)
+        add(store, T0, state=MessageState.PENDING)
+        _make_version_before(store, ours + 1)
+    with Store(db_url) as migrated:
+        assert migrated.migrated_from == ours + 1 and migrated.recorded_schema_version() == ours + 2
+        rows = list(derived(migrated).values())
+        for row in rows:
+            assert_derived(row, exact=False)
+        assert sorted(row.latency_ms for row in rows if row.latency_ms is not None) == [123, 2500]
+        indexes = {index["name"] for index in sa.inspect(migrated.engine).get_indexes("messages")}
+        assert {"ix_messages_hour_fields", "ix_messages_hour_latency", "ix_messages_phone"} <= indexes
+        assert kpis(migrated, window()).latency.count == 2
+
+
+def _make_version_before(store, version):
+    """Turn a new database back into the schema ``version`` that came before the stored latency."""
+    with store.atomic() as connection:
+        for name in ("ix_messages_hour_fields", "ix_messages_hour_latency", "ix_messages_phone"):
+            connection.exec_driver_sql(f"DROP INDEX {name}")
+        for column in ("submitted_hour", "latency_ms", "latency_bucket"):
+            connection.exec_driver_sql(f"ALTER TABLE messages DROP COLUMN {column}")
+        connection.exec_driver_sql("CREATE INDEX ix_messages_phone ON messages (phone)")
+        connection.execute(sa.update(store_module.meta).where(store_module.meta.c.key == "schema_version")
+                           .values(value=version))
+
+
+def test_seed_writes_the_derived_columns(store):
+    seed_demo_data(store, None, messages_count=400, days=2, now=T0, seed=5)
+    rows = list(derived(store).values())
+    assert sum(row.latency_ms is not None for row in rows) > 300
+    for row in rows:
+        assert_derived(row)  # seed computes them from the stored microseconds: exactly
+
+
+def test_history_finds_what_a_drill_down_shows(store):
+    add(store, T0, priority=3, flash=True, state=MessageState.EXPIRED)
+    add(store, T0, priority=3, flash=False, state=MessageState.EXPIRED)
+    add(store, T0, priority=None, flash=None, state=MessageState.EXPIRED)
+    f = window(priority=3, flash=False)
+    shown = analytics.matching_messages(store, f, state=MessageState.EXPIRED)
+    found = store.query_messages(MessageFilter(since=f.since, until=f.until, priority=3, flash=False,
+                                               states=(MessageState.EXPIRED,))).rows
+    assert len(shown) == 1 and [m.id for m in found] == shown["id"].tolist()
+    assert store.count_messages(MessageFilter(flash=True)) == 1
+    assert store.count_messages(MessageFilter(priority=3)) == 2
+
+
+def test_failing_numbers_and_prefixes_count_every_message_of_the_period(store):
+    for phone, states in (("+48791000001", "xxd"), ("+48791000002", "xd"), ("+48600000003", "xddd")):
+        for state in states:
+            add(store, T0, phone=phone, state=MessageState.EXPIRED if state == "x" else MessageState.DELIVERED,
+                latency=1.0 if state == "d" else None)
+    add(store, T0 - timedelta(days=3), phone="+48791000001", state=MessageState.EXPIRED)  # before the period
+    result = overview(store, window(), WARSAW)
+    numbers = result.failing_numbers.set_index("phone")
+    assert numbers.loc["+48791000001", "failed"] == 2 and numbers.loc["+48791000001", "messages"] == 3
+    assert list(result.failing_numbers["phone"])[0] == "+48791000001"
+    prefixes = result.failing_prefixes.set_index("prefix")
+    assert prefixes.loc["+48791", "failed"] == 3 and prefixes.loc["+48791", "messages"] == 5
+    assert prefixes.loc["+48600", "failed_share"] == pytest.approx(0.25)
+
+
+def test_one_worker_and_several_give_the_same_overview(store):
+    seed_demo_data(store, None, messages_count=600, days=3, now=T0, seed=9)
+    f = AnalyticsFilter(since=T0 - timedelta(days=3), until=T0)
+    one, two = overview(store, f, WARSAW, workers=1), overview(store, f, WARSAW, workers=3)
+    assert one.kpis == two.kpis
+    for name, table in one.tables().items():
+        assert table.equals(two.tables()[name]), name

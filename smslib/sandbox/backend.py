@@ -63,7 +63,8 @@ _SCHEMA = (
 )
 _COLUMNS = ("seq", "message_id", "phone", "message", "sender", "priority", "flash", "cost_center",
             "transaction_id", "channel", "accepted_at", "status", "due_at", "report_id", "read")
-_INSERT = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+# Public: smslib.seed bulk-imports demo rows in this layout (one tuple per message, in _COLUMNS order).
+INSERT_MESSAGE = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _REPORT_COLUMNS = "m.seq, m.report_id, m.phone, m.message_id, m.status, m.due_at"
 _REPORTS_BY_ID = (f"SELECT {_REPORT_COLUMNS} FROM json_each(?) AS j JOIN messages AS m ON m.message_id = j.value "
                   "WHERE m.due_at <= ? ORDER BY j.key")
@@ -276,7 +277,7 @@ class SandboxBackend:
             now = self._clock()
             first_seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages").fetchone()[0]
             rows = self._new_rows(request, channel, first_seq, now)
-            db.executemany(_INSERT, rows)
+            db.executemany(INSERT_MESSAGE, rows)
             message_ids = [row[1] for row in rows]
             if request.transaction_id is not None:
                 db.execute("INSERT INTO transactions VALUES (?, ?, ?, ?)",
