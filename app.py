@@ -1,11 +1,21 @@
 """The SMS dashboard: page router and the sidebar every page shares."""
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError as DatabaseError
 
 from smslib.errors import SmsError
-from ui import resources, widgets
+from ui import auth, resources, widgets
 
 st.set_page_config(page_title="SMS dashboard", page_icon=":material/sms:", layout="wide")
+
+try:
+    resources.configured_settings()
+except SmsError as e:
+    st.error(f"The dashboard cannot start: {e}", icon=":material/settings:")
+    st.stop()
+
+# Before anything else is drawn or started: a visitor who is not logged in sees only the login.
+auth.require_login()
 
 try:
     gateway = resources.gateway()
@@ -13,6 +23,9 @@ try:
     resources.runner()
 except SmsError as e:
     st.error(f"The dashboard cannot start: {e}", icon=":material/settings:")
+    st.stop()
+except DatabaseError as e:
+    st.error(resources.store_problem(e), icon=":material/database:")
     st.stop()
 
 navigation = st.navigation(
@@ -27,5 +40,7 @@ navigation = st.navigation(
 
 with st.sidebar:
     widgets.gateway_status(gateway)
+    auth.account_block()
 
+auth.exposure_warning()
 navigation.run()

@@ -10,11 +10,12 @@ import streamlit as st
 
 from smslib import jobs
 from smslib.errors import SmsError
-from smslib.models import PRIORITY_NAMES
+from smslib.models import PRIORITY_NAMES, MessageState
 from smslib.phones import normalize_series
 from smslib.spreadsheet import list_sheets, read_table, write_table
 from smslib.store import JobState
-from ui import resources, widgets
+from smslib.worker import live_workers
+from ui import auth, resources, widgets
 
 settings = resources.settings()
 store = resources.store()
@@ -51,7 +52,7 @@ def _job_action(action, job_id: int) -> None:
         runner.wake()
 
 
-st.title("Bulk send")
+st.title("Bulk upload")  # the name the navigation gives this page
 if runner is None:
     st.info("Jobs are sent by a separate worker (`python -m smslib worker`); this dashboard only queues them.",
             icon=":material/info:")
@@ -168,7 +169,7 @@ if mapping is not None and frame is not None:
                                      "text/csv", key="bulk.invalid_csv")
                 right.download_button("Invalid rows as XLSX", write_table(report, "xlsx"), "invalid-rows.xlsx",
                                       key="bulk.invalid_xlsx")
-            planned = jobs.plan(validation, settings.batch_size)
+            planned = jobs.plan(validation, settings.batch_size, sent_by=auth.current_user())
             st.markdown(f"**{len(planned):,} gateway requests** of at most {settings.batch_size} numbers each.")
 
             # -- 5./6. schedule and send ---------------------------------------------------------
@@ -193,6 +194,7 @@ if mapping is not None and frame is not None:
                 if st.button("Start the job", key="bulk.start", type="primary", disabled=not confirmed):
                     try:
                         job = jobs.create_job(store, planned, name=upload.name, source_filename=upload.name,
+                                              created_by=auth.current_user(),
                                               scheduled_at=scheduled_at, send_window=window,
                                               settings={"mapping": mapping.to_dict(),
                                                         "batch_size": settings.batch_size})
@@ -207,6 +209,20 @@ if mapping is not None and frame is not None:
 
 
 # -- progress and results -----------------------------------------------------------------------
+
+
+def worker_health(job) -> None:
+    """Who sends: the workers alive (by their heartbeat), or why an open job waits for one."""
+    now = datetime.now(timezone.utc)
+    alive = live_workers(store, now=now)
+    if not alive:
+        if job.state in (JobState.QUEUED, JobState.RUNNING):
+            st.warning("No worker is running, so this job waits: start `python -m smslib worker` "
+                       "or set SMS_RUN_WORKER_IN_APP=true.", icon=":material/warning:")
+        return
+    st.caption("Workers: " + "; ".join(
+        f"{beat.worker.kind} on {beat.worker.host} (pid {beat.worker.pid}), {beat.doing}, "
+        f"seen {max(0, round((now - beat.heartbeat_at).total_seconds()))} s ago" for beat in alive))
 
 
 @st.fragment(run_every=2)
@@ -227,9 +243,11 @@ def job_panel(job_id: int) -> None:
     cells[3].metric("Waiting", f"{progress.waiting:,}")
     cells[4].metric("Rate", f"{progress.rate:.1f} SMS/s" if progress.rate else "—")
     if progress.eta_seconds and job.state is JobState.RUNNING:
-        st.caption(f"About {progress.eta_seconds / 60:.1f} min left")
+        eta = progress.eta_seconds
+        st.caption(f"About {eta:.0f} s left" if eta < 90 else f"About {eta / 60:.0f} min left")
     if progress.waiting_for:
         st.info(f"Waiting: {progress.waiting_for}", icon=":material/schedule:")
+    worker_health(job)
     if job.last_error:
         st.warning(job.last_error, icon=":material/warning:")
     if error := st.session_state.pop("bulk.action_error", None):
@@ -258,7 +276,10 @@ def job_panel(job_id: int) -> None:
 
     rows = jobs.job_rows(store, job.id)
     if len(rows):
-        shown = rows.assign(state=rows["state"].map(lambda s: widgets.state_badge(s)))
+        # A table cell shows text, not Markdown: the state's label, and times in the display zone.
+        shown = rows.assign(state=rows["state"].map(lambda s: MessageState(s).label),
+                            delivered_at=rows["delivered_at"].map(
+                                lambda t: widgets.format_time(t) if pd.notna(t) else "—"))
         st.dataframe(shown.head(1000), key="bulk.results", hide_index=True)
         left, right = st.columns(2)
         left.download_button("Results as CSV", write_table(rows, "csv"), f"job-{job.id}.csv", "text/csv",

@@ -15,7 +15,7 @@ from smslib.reports import sync_reports
 from smslib.sending import SendOutcome
 from smslib.store import BatchState
 from smslib.text import to_gsm7
-from ui import resources, widgets
+from ui import auth, resources, widgets
 
 settings = resources.settings()
 gateway = resources.gateway()
@@ -82,7 +82,8 @@ def _send_test(plan: compose.ComposePlan) -> None:
 
 def _send(plan: compose.ComposePlan, *, test: bool) -> None:
     try:
-        outcome = compose.send_plan(gateway.client, store, plan, phone_format=settings.phone_format)
+        outcome = compose.send_plan(gateway.client, store, plan, phone_format=settings.phone_format,
+                                    sent_by=auth.current_user())
     except SmsError as e:  # refused before anything was written, e.g. a TransactionId reused
         st.session_state[RESULT] = str(e)
         return
@@ -126,7 +127,7 @@ def _delivery_states(batch_id: int) -> None:
         link.page_link("pages/history.py", label="History", icon=":material/history:",
                        query_params={"message": str(message.id)})
     if rows and not all(m.state.is_final for m in rows):
-        st.button("Check reports now", key="compose.check_reports", icon=":material/sync:", on_click=_check_reports)
+        st.button("Check for reports now", key="compose.check_reports", icon=":material/sync:", on_click=_check_reports)
     failure = st.session_state.pop("compose.sync_error", None)
     if failure:
         st.error(f"The report check failed: {failure}")

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
     env.set_defaults(run=_env_example, needs_settings=False)
+
+    hashing = commands.add_parser(
+        "hash-password", help="print a salted hash of the dashboard's password for DASHBOARD_PASSWORD_HASH",
+        description="Asks for the password twice (it is not shown); with standard input not a terminal, reads "
+                    "one line from it. Prints only the hash.")
+    hashing.set_defaults(run=_hash_password, needs_settings=False)
     return parser
 
 
@@ -168,6 +174,25 @@ def _env_example(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     from .envfile import env_example
 
     out.write(env_example())
+    return 0
+
+
+def _hash_password(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from .auth import MIN_PASSWORD_LENGTH, hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Dashboard password: ")
+        if getpass.getpass("The same again: ") != password:
+            print("error: the two passwords differ; nothing was printed.", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        print(f"error: use a password of at least {MIN_PASSWORD_LENGTH} characters.", file=sys.stderr)
+        return 1
+    print(hash_password(password), file=out)
     return 0
 
 

@@ -177,7 +177,7 @@ class SmsClient:
         return SendResult(
             phones=tuple(phones),
             message_ids=ids,
-            current_time=self.parse_time(data.get("CurrentTime")),
+            current_time=self._time_or_none(data.get("CurrentTime")),
             transaction_id=transaction_id,
             channel=Channel.SMSES,
             raw=data,
@@ -209,7 +209,7 @@ class SmsClient:
         return SendResult(
             phones=tuple(phones),
             message_ids=ids,
-            current_time=self.parse_time(data.get("CurrentTime")),
+            current_time=self._time_or_none(data.get("CurrentTime")),
             transaction_id=None,
             channel=Channel.SIMPLEAPI,
             raw=data,
@@ -236,7 +236,7 @@ class SmsClient:
             if mark_as_read is not None:
                 params.append(("MarkAsRead", "true" if mark_as_read else "false"))
             data = self._request("GET", "/DeliveryReports", params=params, ambiguous_retry_safe=True)
-            current_time = self.parse_time(data.get("CurrentTime"))
+            current_time = self._time_or_none(data.get("CurrentTime"))
             items = _field(data, "DeliveryReports")
             if items is None:
                 items = []
@@ -259,6 +259,15 @@ class SmsClient:
         """A gateway time as an aware UTC datetime (contract §6); None when absent."""
         return parse_gateway_time(value, self.gateway_timezone)
 
+    def _time_or_none(self, value: object) -> datetime | None:
+        # A time in a form nobody foresaw must not cost what the answer carries (message ids
+        # of a send that went out, a report's status): the time alone is lost (None), and
+        # the raw answer still holds it. Strict parsing stays in ``parse_time``.
+        try:
+            return self.parse_time(value)
+        except BadResponseError:
+            return None
+
     def _parse_report(self, item: object) -> DeliveryReport:
         if not isinstance(item, Mapping):
             raise BadResponseError("A delivery report from the gateway is not an object.", json_body=item)
@@ -278,7 +287,7 @@ class SmsClient:
             message_id=str(message_id),
             phone=str(item.get("Phone") or ""),
             status=status,
-            delivery_time=self.parse_time(item.get("DeliveryTime")),
+            delivery_time=self._time_or_none(item.get("DeliveryTime")),
             raw=dict(item),
         )
 

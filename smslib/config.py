@@ -9,11 +9,13 @@ naming the variable, at start, not deep inside a send.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -23,6 +25,26 @@ from .errors import ConfigError
 SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox"
 SANDBOX_EMAIL = "sandbox@example.com"
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine only."""
+    if not host:
+        return False
+    host = host.strip().strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def credentials_in_clear(url: str) -> bool:
+    """True for a plain ``http://`` URL to another machine: Basic Auth would cross the network readable."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback_host(parts.hostname)
 
 
 def _text(value: str) -> str:
@@ -106,6 +128,18 @@ def _optional_int(value: str) -> str:
     return value
 
 
+def _password_hash(value: str) -> str:
+    from .auth import PasswordHashError, parse_hash  # the hashing module, imported only when a hash is set
+
+    value = value.strip()
+    if value:
+        try:
+            parse_hash(value)
+        except PasswordHashError as e:
+            raise ValueError(str(e)) from None
+    return value
+
+
 def _region(value: str) -> str:
     value = value.strip().upper()
     if len(value) != 2 or not value.isalpha():
@@ -173,9 +207,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Ask the gateway by id about messages still pending after this many seconds."),
     Setting("SMS_RUN_WORKER_IN_APP", "run_worker_in_app", "true", _bool,
             "Run jobs and report sync inside the dashboard. Turn off when dedicated workers run."),
+    Setting("SMS_LEASE_SECONDS", "lease_seconds", "60", _positive_float,
+            "How long a batch a worker claimed stays its own without a heartbeat; a worker that stops is "
+            "replaced by another after this long."),
     Setting("SMS_MAX_ROWS", "max_rows", "1000000", _positive_int, "Most rows read from one uploaded spreadsheet."),
     Setting("SMS_MAX_UPLOAD_MB", "max_upload_mb", "200", _positive_int, "Largest spreadsheet accepted, in MB."),
     Setting("SMS_DISPLAY_TIMEZONE", "display_timezone", "Europe/Warsaw", _timezone, "Time zone in which the app shows times."),
+    # -- who may use the dashboard (an [auth] section in .streamlit/secrets.toml, OIDC, wins over these)
+    Setting("DASHBOARD_PASSWORD_HASH", "dashboard_password_hash", "", _password_hash,
+            "Shared password of the dashboard, as the hash printed by python -m smslib hash-password. "
+            "Empty: no password (fine while the server listens on localhost only).", secret=True),
+    Setting("DASHBOARD_PASSWORD", "dashboard_password", "", _text,
+            "The same password in clear, a quick-start convenience; DASHBOARD_PASSWORD_HASH wins when both "
+            "are set.", secret=True),
     # -- the built-in sandbox (used when SMS_API_URL is empty)
     Setting("SMS_SANDBOX_TIME_SCALE", "sandbox_time_scale", "1", _positive_float,
             "Multiplies the sandbox's simulated delivery delays (0.01 = 100x faster)."),
@@ -215,9 +259,12 @@ class Settings:
     sync_interval: float = 30.0
     pending_check_after: float = 300.0
     run_worker_in_app: bool = True
+    lease_seconds: float = 60.0
     max_rows: int = 1_000_000
     max_upload_mb: int = 200
     display_timezone: str = "Europe/Warsaw"
+    dashboard_password_hash: str = ""
+    dashboard_password: str = ""
     sandbox_time_scale: float = 1.0
     sandbox_seed: str = ""
 
@@ -238,8 +285,11 @@ class Settings:
             try:
                 kwargs[setting.attr] = setting.parse(raw)
             except ValueError as e:
-                # A parser's own message may quote the value: never show it for a secret.
-                shown = "(value hidden)" if setting.secret else f"{raw!r}: {e}"
+                # A parser's own message may quote the value: never show one that does for a secret.
+                if setting.secret:
+                    shown = "(value hidden)" + (f": {e}" if raw.strip() and raw.strip() not in str(e) else "")
+                else:
+                    shown = f"{raw!r}: {e}"
                 raise ConfigError(f"{setting.env} is not valid, {shown}", field=setting.env) from None
         return cls(**kwargs)
 
@@ -262,6 +312,11 @@ class Settings:
     @property
     def simpleapi_enabled(self) -> bool:
         return bool(self.simpleapi_email and self.simpleapi_password) or self.uses_sandbox
+
+    @property
+    def password_configured(self) -> bool:
+        """True when the dashboard asks for the shared password (DASHBOARD_PASSWORD[_HASH])."""
+        return bool(self.dashboard_password_hash or self.dashboard_password)
 
     @property
     def data_path(self) -> Path:

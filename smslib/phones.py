@@ -160,6 +160,8 @@ def _clean_whole(number: int) -> tuple[str | None, str | None]:
 def _clean_decimal(number: Decimal) -> tuple[str | None, str | None]:
     if not number.is_finite():
         return None, "not a phone number (infinite)"
+    if number.adjusted() >= 30:  # E.164 has at most 15 digits; 1E+10048 as text would not even convert
+        return None, "not a phone number (far too many digits)"
     if number != number.to_integral_value():
         return None, "not a phone number (has a fractional part)"
     return _clean_whole(int(number))

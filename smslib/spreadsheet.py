@@ -54,6 +54,7 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 # A real XLSX/ODS compresses maybe 5-10x; anything unpacking beyond this is a zip bomb.
 ZIP_EXPANSION_FACTOR = 20
 ZIP_UNPACKED_CEILING = 1024**3
+ZIP_READ_CHUNK = 1024 * 1024  # inflate at most this much at once (see _read_member)
 # calamine holds about 40 bytes per cell of a sheet's used rectangle: this is ~2 GB.
 CELL_LIMIT = 50_000_000
 # The fast check: a cell past column AX (50) or row 999999; 50 x 999999 cells is under CELL_LIMIT.
@@ -122,6 +123,10 @@ COUNT_CHUNK = 8 * 1024 * 1024
 
 # A cell that is a number, phone number, amount or date rather than a column name.
 NUMBER_LIKE = re.compile(r"(?=.*\d)[\d\s+\-().,/:']+")
+# Made visible in exports: control characters, bidirectional embeddings/overrides/isolates
+# (which make a cell read in another order than it holds) and lone surrogates (which no
+# file can encode). Newline, CR and tab are kept: they are layout inside a cell.
+HIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -151,7 +156,9 @@ def read_table(
         first_row = 1
         where = f"sheet '{name}' of '{filename}'"
     if len(raw) >= row_cap:
-        raise _too_many_rows(where, max_rows)
+        # The cap bounds the parsing work, so blank lines count; say so when they are the bulk.
+        blank = len(raw) - int(np.asarray(filled).any(axis=1).sum())
+        raise _too_many_rows(where, max_rows, blank_lines=blank if blank * 2 > len(raw) else 0)
     return _tidy(raw, filled, where, first_row, max_rows)
 
 
@@ -165,7 +172,8 @@ def list_sheets(source: Source, filename: str, *, max_bytes: int = DEFAULT_MAX_B
 
 
 def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cells and names starting with = + - @ tab or CR get a leading ``'``."""
+    """A copy of ``df`` whose text cells and names starting with = + - @ tab or CR get a leading ``'``
+    (and whose hidden characters are written out, see ``_neutralize_cell``)."""
     out = df.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
@@ -248,7 +256,7 @@ def _zip_kind(data: bytes, filename: str, max_bytes: int) -> str:
             if kind == "xlsx":
                 _refuse_vast_xlsx_sheets(archive, filename)
             elif "content.xml" in archive.namelist():
-                _refuse_vast_ods_sheets(archive.read("content.xml"), filename)
+                _refuse_vast_ods_sheets(_read_member(archive, "content.xml"), filename)
             return kind
     except SpreadsheetError:
         raise
@@ -268,8 +276,10 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
             "accepts from one upload; a normal spreadsheet of this size does not do that. "
             "Export the data as CSV instead."
         )
+    for member in members:
+        _read_member(archive, member, keep=False)
     names = {member.filename for member in members}
-    mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    mimetype = _read_member(archive, "mimetype")[:100] if "mimetype" in names else b""
     if "xl/workbook.xml" in names:
         return "xlsx"
     if b"opendocument.spreadsheet" in mimetype:
@@ -283,6 +293,22 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
     raise _not_a_spreadsheet(filename, "a ZIP archive")
 
 
+def _read_member(archive: zipfile.ZipFile, member: str | zipfile.ZipInfo, *, keep: bool = True) -> bytes:
+    """A member's bytes, inflated a chunk at a time (or only checked, with ``keep=False``).
+
+    The sizes checked above are what the headers declare, and a zip bomb can understate
+    them: ``ZipFile.read`` would inflate such a member whole before noticing, while
+    chunks stop at the declared size, where the checksum fails (``BadZipFile``). Every
+    member is checked so, because calamine reads them on its own afterwards.
+    """
+    parts = []
+    with archive.open(member) as stream:
+        while chunk := stream.read(ZIP_READ_CHUNK):
+            if keep:
+                parts.append(chunk)
+    return b"".join(parts)
+
+
 def _refuse_vast_xlsx_sheets(archive: zipfile.ZipFile, filename: str) -> None:
     """Refuse sheets whose cells span a rectangle of more than CELL_LIMIT cells.
 
@@ -293,7 +319,7 @@ def _refuse_vast_xlsx_sheets(archive: zipfile.ZipFile, filename: str) -> None:
         name = member.filename
         if not name.startswith("xl/") or not name.endswith(".xml") or name in XLSX_PARTS_WITHOUT_CELLS:
             continue
-        xml = archive.read(member)
+        xml = _read_member(archive, member)
         if _xlsx_cells_plainly_referenced(xml):
             if XLSX_FAR_CELL.search(xml) is None:
                 continue
@@ -840,10 +866,13 @@ def _column_names(cells: list[str], positions: list[int]) -> list[str]:
 
 
 def _neutralize_cell(value: object) -> object:
-    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula, and
+    its hidden characters (``HIDDEN_CHARACTERS``) written out as ``<U+202E>``."""
+    if not isinstance(value, str):
+        return value
+    if HIDDEN_CHARACTERS.search(value):
+        value = HIDDEN_CHARACTERS.sub(lambda match: f"<U+{ord(match.group()):04X}>", value)
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _without_timezones(df: pd.DataFrame) -> pd.DataFrame:
@@ -886,8 +915,14 @@ def _too_vast(filename: str, rows: int, columns: int) -> SpreadsheetError:
     )
 
 
-def _too_many_rows(where: str, max_rows: int) -> SpreadsheetError:
+def _too_many_rows(where: str, max_rows: int, *, blank_lines: int = 0) -> SpreadsheetError:
     """The table has more rows than the limit."""
+    if blank_lines:
+        return SpreadsheetError(
+            f"{where} has more than {max_rows:,} rows, the limit for one upload, and at least "
+            f"{blank_lines:,} of them are empty. Delete the empty rows (or copy the data to a new file) "
+            "and upload again."
+        )
     return SpreadsheetError(
         f"{where} has more than {max_rows:,} rows, the limit for one upload. Split it into smaller files."
     )

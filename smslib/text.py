@@ -49,6 +49,15 @@ _CAPACITY = {GSM7: (160, 153), UCS2: (70, 67)}  # (single SMS, each part of a lo
 _NON_GSM_RE = re.compile(f"[^{re.escape(GSM7_BASIC + GSM7_EXTENSION)}]")
 _EXTENSION_RE = re.compile(f"[{re.escape(GSM7_EXTENSION)}]")
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")  # outside the BMP: a surrogate pair in UTF-16
+# Refused in a message rather than cleaned, since the text is what the customer receives:
+# control characters (NUL and the like; newline, CR, tab and GSM-7's form feed are fine),
+# halves of surrogate pairs (the text was damaged on the way and cannot be stored), and
+# bidirectional embeddings, overrides and isolates (the phone would show the text in
+# another order than the one checked here, a known spoofing trick).
+# UNSAFE_PATTERN is for pandas' str.contains too, whose Arrow strings (RE2) hold no
+# surrogates and read \xhh but not \uhhhh: so escapes for the controls, the marks as they are.
+UNSAFE_PATTERN = r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f" + "\u202a-\u202e\u2066-\u2069]"
+_UNSAFE_RE = re.compile(UNSAFE_PATTERN[:-1] + "\ud800-\udfff]")
 
 
 # -- segments -------------------------------------------------------------------------------
@@ -126,10 +135,31 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
+def unsafe_character(text: str) -> str | None:
+    """Why ``text`` cannot be sent as written (its first unsafe character), or None."""
+    match = _UNSAFE_RE.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    code = f"U+{ord(char):04X}"
+    if char == "\x00":
+        what = f"a NUL byte ({code})"
+    elif "\ud800" <= char <= "\udfff":
+        what = f"half of a broken character ({code}, a lone surrogate: the text was damaged when copied)"
+    elif char >= "\u202a":
+        what = f"a bidirectional-override mark ({code}), which makes a phone show the text in another order"
+    else:
+        what = f"an invisible control character ({code})"
+    return f"Character {match.start() + 1:,} of the message is {what}: remove it and check the text."
+
+
 def check_length(text: str, max_segments: int = MAX_SEGMENTS) -> SegmentCount:
-    """The segment count of a message the gateway will take; ValidationError if empty or too long."""
+    """The segment count of a message the gateway will take; ValidationError if empty, too long
+    or holding a character that cannot be sent safely (``unsafe_character``)."""
     if not text.strip():
         raise ValidationError("The message is empty: write the text to send.", field="Message")
+    if (unsafe := unsafe_character(text)) is not None:
+        raise ValidationError(unsafe, field="Message")
     count = count_segments(text)
     if count.segments <= max_segments:
         return count

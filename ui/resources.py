@@ -3,11 +3,18 @@
 Pages get everything through these functions: the settings, the gateway (client, and
 the sandbox when no gateway is configured), the store, and the background runner.
 Nothing here sends; nothing that sends is ever cached as data.
+
+Each accessor first admits the visitor (``ui.auth.require_login``): a visitor who is
+not logged in gets the login instead of the resource. The gate sits here, and not only
+in app.py, because Streamlit runs a ``pages/`` script *directly*, without app.py, on
+the first request of a fresh server process (its pages-folder mode, left once
+``st.navigation`` has run); every page reaches for a resource before showing anything.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from smslib.config import Settings
 from smslib.errors import SmsError
@@ -17,40 +24,73 @@ from smslib.store import Store
 from smslib.worker import build_runner
 
 
-@st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     """The settings, read once at start (a bad value stops the app with its name)."""
+    _admit()
+    return configured_settings()
+
+
+def gateway() -> Gateway:
+    """The client for the configured gateway, or for the built-in sandbox."""
+    _admit()
+    return _gateway()
+
+
+def store() -> Store:
+    """The message store (migrated on open)."""
+    _admit()
+    return _store()
+
+
+def runner() -> Runner | None:
+    """The background runner of this server process; None when dedicated workers run."""
+    _admit()
+    return _runner()
+
+
+@st.cache_resource(show_spinner=False)
+def configured_settings() -> Settings:
+    """The settings without the login check (for the login itself)."""
     return Settings.from_env()
 
 
 @st.cache_resource(show_spinner="Connecting to the gateway…")
-def gateway() -> Gateway:
-    """The client for the configured gateway, or for the built-in sandbox."""
-    return _track(connect(settings()))
+def _gateway() -> Gateway:
+    return _track(connect(configured_settings()))
 
 
 @st.cache_resource(show_spinner="Opening the message store…")
-def store() -> Store:
-    """The message store (migrated on open)."""
-    return _track(Store.from_settings(settings()))
+def _store() -> Store:
+    return _track(Store.from_settings(configured_settings()))
 
 
 @st.cache_resource(show_spinner=False)
-def runner() -> Runner | None:
-    """The background runner of this server process; None when dedicated workers run."""
-    if not settings().run_worker_in_app:
+def _runner() -> Runner | None:
+    if not configured_settings().run_worker_in_app:
         return None
-    return _track(build_runner(gateway(), store(), settings()).start())
+    return _track(build_runner(_gateway(), _store(), configured_settings()).start())
 
 
 @st.cache_data(ttl=20, show_spinner=False)
 def gateway_health(label: str) -> tuple[bool, str]:
     """Whether the gateway answers and takes the credentials; cached briefly per gateway."""
     try:
-        gateway().client.check()
+        _gateway().client.check()
     except SmsError as e:
         return False, str(e)
     return True, "answers"
+
+
+def store_problem(error: Exception) -> str:
+    """A sentence for a store that cannot be opened; the database's own reason, never the URL's password."""
+    from sqlalchemy.engine import make_url
+
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    password = make_url(configured_settings().store_url).password
+    if password:
+        reason = reason.replace(str(password), "***")
+    return (f"The message store cannot be opened: {reason}. Check that the database in SMS_DB_URL is "
+            "running and reachable, and the user and password in the URL.")
 
 
 def shutdown() -> None:
@@ -58,8 +98,19 @@ def shutdown() -> None:
     while _opened:
         closing = _opened.pop()
         closing.stop() if isinstance(closing, Runner) else closing.close()
-    for resource in (runner, store, gateway, settings, gateway_health):
+    for resource in (_runner, _store, _gateway, configured_settings, gateway_health):
         resource.clear()
+    from . import auth  # auth builds on this module: imported here, not at the top
+
+    auth.forget()
+
+
+def _admit() -> None:
+    # Outside a script run (tests, background threads) there is no visitor to admit.
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        from . import auth
+
+        auth.require_login()
 
 
 _opened: list[Gateway | Store | Runner] = []  # in order of creation; closed in reverse

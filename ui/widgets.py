@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from smslib.config import credentials_in_clear
 from smslib.gateway import Gateway
 from smslib.models import MessageState
 
@@ -17,6 +18,10 @@ def gateway_status(gateway: Gateway) -> None:
     """The sidebar block: which gateway is in use (never credentials) and whether it answers."""
     st.caption("Gateway")
     st.markdown(f"**{gateway.label}**")
+    if not gateway.is_sandbox and credentials_in_clear(gateway.settings.api_url):
+        st.warning("This gateway is reached over plain http://: the API password (Basic Auth) and the "
+                   "SimpleApi password cross the network readable by anyone on the way. Use its https:// "
+                   "address in SMS_API_URL.", icon=":material/no_encryption:")
     healthy, detail = resources.gateway_health(gateway.label)
     if healthy:
         st.success("Gateway answers", icon=":material/check_circle:")
@@ -54,5 +59,5 @@ def format_time(value: datetime | None) -> str:
     """A UTC time in the viewer's time zone (``SMS_DISPLAY_TIMEZONE``), to the second."""
     if value is None:
         return "—"
-    zone = ZoneInfo(resources.settings().display_timezone)
+    zone = ZoneInfo(resources.configured_settings().display_timezone)
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
