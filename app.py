@@ -30,11 +30,11 @@ except DatabaseError as e:
 
 navigation = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/compose.py", title="Compose", icon=":material/edit_square:"),
-        st.Page("pages/bulk.py", title="Bulk upload", icon=":material/upload_file:"),
-        st.Page("pages/history.py", title="History", icon=":material/history:"),
-        st.Page("pages/analytics.py", title="Analytics", icon=":material/monitoring:"),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/compose.py", title="Compose", icon=":material/edit_square:"),
+        st.Page("views/bulk.py", title="Bulk upload", icon=":material/upload_file:"),
+        st.Page("views/history.py", title="History", icon=":material/history:"),
+        st.Page("views/analytics.py", title="Analytics", icon=":material/monitoring:"),
     ]
 )
 

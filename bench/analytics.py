@@ -1,6 +1,6 @@
 """Benchmark 3 (and 5, memory): the analytics page's whole computation over 1,000,000 messages.
 
-Ours: ``smslib.analytics.overview`` (what pages/analytics.py calls) for the last 30 days:
+Ours: ``smslib.analytics.overview`` (what views/analytics.py calls) for the last 30 days:
 the database groups and counts, Python gets a few thousand rows. Baseline: load every
 message of the period and of the period before into pandas and aggregate there (states
 per hour, latency percentiles, the breakdowns, the numbers and prefixes that fail most).

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .analytics_cli import add_stats_command
 from .config import Settings
 from .errors import SmsError
@@ -22,7 +24,7 @@ from .models import Channel
 from .phones import gateway_format, parse_recipients
 from .reports import sync_reports
 from .sending import send_and_record
-from .store import Store
+from .store import Store, database_problem
 
 Command = Callable[[argparse.Namespace, Settings, TextIO], int]
 
@@ -88,11 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    settings = Settings()
     try:
         settings = Settings.from_env() if getattr(args, "needs_settings", True) else Settings()
         return args.run(args, settings, out)
     except SmsError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as e:
+        print(f"error: {database_problem(e, settings.store_url)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -199,7 +205,7 @@ def _hash_password(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from . import jobs
     from .spreadsheet import read_table
-    from .store import Store
+    from .store import Store, database_problem
 
     frame = read_table(args.file, os.path.basename(args.file), args.sheet, max_rows=settings.max_rows,
                        max_bytes=settings.max_upload_mb * 1024 * 1024)
@@ -243,7 +249,7 @@ def _print_progress(progress: Any) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from .store import Store
+    from .store import Store, database_problem
     from .worker import run_worker
 
     with connect(settings) as gateway, Store.from_settings(settings) as store:

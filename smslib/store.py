@@ -1476,6 +1476,19 @@ class Store:
 # -- Helpers of the store -----------------------------------------------------------------------
 
 
+def database_problem(error: Exception, url: str) -> str:
+    """A sentence for a database error: the database's own reason, never the URL's password."""
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    try:
+        password = make_url(url).password
+    except sa.exc.ArgumentError:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return (f"The message store cannot be used: {reason}. Check that the database in SMS_DB_URL is "
+            "running and reachable, and the user and password in the URL.")
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 

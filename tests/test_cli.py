@@ -110,3 +110,12 @@ def test_an_invalid_number_is_refused_before_anything_is_sent(cli_env, sandbox, 
     assert done.returncode == 1
     assert "12" in done.stderr and "Traceback" not in done.stderr
     assert sandbox.backend.accepted_messages() == []
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(cli_env, tmp_path):
+    cli_env["SMS_DB_URL"] = "postgresql://sms:Db-Secret-77@127.0.0.1:1/sms"  # port 1: nothing listens
+    done = run_cli(["sync"], cli_env, tmp_path)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "message store cannot be used" in done.stderr and "SMS_DB_URL" in done.stderr
+    assert "Traceback" not in done.stderr and "Db-Secret-77" not in done.stderr

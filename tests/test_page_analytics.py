@@ -15,7 +15,7 @@ from smslib.store import Store
 from ui import resources
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "pages/analytics.py"
+PAGE = "views/analytics.py"
 
 
 @pytest.fixture

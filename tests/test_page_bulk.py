@@ -28,7 +28,7 @@ pytestmark = pytest.mark.parametrize("app_env", [True], indirect=True)
 
 
 def bulk_page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30).run()
+    return AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30).run()
 
 
 def uploaded(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
@@ -93,7 +93,7 @@ def test_a_reloaded_page_reopens_the_job_from_the_url(app_env, sandbox, monkeypa
     validation = jobs.validate(at.session_state["bulk.table"][1], jobs.ColumnMapping("Telefon", message_column="City"))
     job = jobs.create_job(store, jobs.plan(validation), name="earlier")
     jobs.pause(store, job.id)
-    fresh = AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30)
+    fresh = AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30)
     fresh.query_params["job"] = str(job.id)
     fresh.run()
     assert not fresh.exception

@@ -36,7 +36,7 @@ def page_env(sandbox, tmp_path, monkeypatch):
 
 def open_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    at.switch_page("pages/compose.py").run()
+    at.switch_page("views/compose.py").run()
     assert not at.exception, at.exception
     return at
 

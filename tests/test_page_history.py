@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def history_page(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "history.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "views" / "history.py"), default_timeout=30)
     for key, value in params.items():
         at.query_params[key] = value
     return at.run()

@@ -125,7 +125,7 @@ def logged_in_app() -> AppTest:
 
 
 def compose_send(at: AppTest, channel=None) -> AppTest:
-    at.switch_page("pages/compose.py").run()
+    at.switch_page("views/compose.py").run()
     at.text_area(key="compose.recipients").input("600100000, 600100001").run()
     at.text_area(key="compose.text").input("Hello, nothing secret here").run()
     if channel is not None:
@@ -163,7 +163,7 @@ def test_every_page_and_export_with_the_right_credentials(env, gateway_with_secr
     at = logged_in_app()
     compose_send(at)
     compose_send(at, Channel.SIMPLEAPI)
-    at.switch_page("pages/bulk.py").run()
+    at.switch_page("views/bulk.py").run()
     at.file_uploader(key="bulk.file").set_value(
         ("people.csv", b"phone,text\n600100002,hi\n12,bad\n600100003,=1+1\n", "text/csv")).run()
     at.radio(key="bulk.mode").set_value("From a column").run()
@@ -177,12 +177,12 @@ def test_every_page_and_export_with_the_right_credentials(env, gateway_with_secr
     job_id = at.session_state["bulk.job_id"]
     jobs.JobRunner.from_settings(resources.gateway().client, store, settings).run_job(job_id)
     gateway_with_secrets.backend.force_deliver_all()
-    at.switch_page("pages/bulk.py").run()
+    at.switch_page("views/bulk.py").run()
     check(at, "the job's results")
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     at.button(key="history.sync_button").click().run()
     check(at, "a report sync")
-    for page in ("pages/home.py", "pages/analytics.py"):
+    for page in ("views/home.py", "views/analytics.py"):
         at.switch_page(page).run()
         check(at, page)
 
@@ -206,7 +206,7 @@ def test_pages_on_the_gateways_error_paths(env, fault):
     assert at.sidebar.error
     compose_send(at)
     compose_send(at, Channel.SIMPLEAPI)
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     at.button(key="history.sync_button").click().run()
     check(at, f"a report sync with the {fault}")
     scan_store(resources.settings().store_url)

@@ -304,7 +304,7 @@ def test_the_bulk_page_says_when_no_worker_runs_and_shows_those_that_do(app_env,
     from ui import resources
 
     job = make_job(resources.store(), numbers(3))
-    at = AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30)
     at.session_state["bulk.job_id"] = job.id
     at.run()
     assert not at.exception

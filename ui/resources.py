@@ -6,9 +6,10 @@ Nothing here sends; nothing that sends is ever cached as data.
 
 Each accessor first admits the visitor (``ui.auth.require_login``): a visitor who is
 not logged in gets the login instead of the resource. The gate sits here, and not only
-in app.py, because Streamlit runs a ``pages/`` script *directly*, without app.py, on
-the first request of a fresh server process (its pages-folder mode, left once
-``st.navigation`` has run); every page reaches for a resource before showing anything.
+in app.py, so that no page script can ever show anything to a visitor who has not
+logged in, however it is run: every page reaches for a resource before showing anything.
+(The page scripts live in ``views/``, not ``pages/``: with a ``pages/`` folder Streamlit
+runs a deep link's script alone, without app.py, until st.navigation has run once.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from smslib.config import Settings
 from smslib.errors import SmsError
 from smslib.gateway import Gateway, connect
 from smslib.runner import Runner
-from smslib.store import Store
+from smslib.store import Store, database_problem
 from smslib.worker import build_runner
 
 
@@ -83,14 +84,7 @@ def gateway_health(label: str) -> tuple[bool, str]:
 
 def store_problem(error: Exception) -> str:
     """A sentence for a store that cannot be opened; the database's own reason, never the URL's password."""
-    from sqlalchemy.engine import make_url
-
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-    password = make_url(configured_settings().store_url).password
-    if password:
-        reason = reason.replace(str(password), "***")
-    return (f"The message store cannot be opened: {reason}. Check that the database in SMS_DB_URL is "
-            "running and reachable, and the user and password in the URL.")
+    return database_problem(error, configured_settings().store_url)
 
 
 def shutdown() -> None:

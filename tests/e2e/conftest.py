@@ -90,23 +90,8 @@ def browser(tmp_path_factory):
 
 
 def start_server(folder: Path, settings: dict[str, str], browser) -> StreamlitServer:
-    """A started dashboard whose main page has run once.
-
-    Until app.py has called st.navigation once in a server process, Streamlit serves a
-    deep link such as /compose in its pages-folder mode (the page alone, no app.py around
-    it), because the page scripts live in a folder named ``pages/``. The scenarios start
-    where a person starts, on the home page, so that they test the app and not that mode.
-    """
-    server = StreamlitServer(folder, settings).start()
-    page = browser.new_page()
-    try:
-        Dashboard(page, server.url).open()
-    except BaseException:
-        server.stop()
-        raise
-    finally:
-        page.close()
-    return server
+    """A started dashboard, its health endpoint answering (``browser`` orders the teardown)."""
+    return StreamlitServer(folder, settings).start()
 
 
 @pytest.fixture(scope="package")

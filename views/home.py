@@ -23,13 +23,13 @@ if gateway.is_sandbox:
 
 st.subheader("Where to start")
 PLACES = [
-    ("pages/compose.py", "Compose", ":material/edit_square:",
+    ("views/compose.py", "Compose", ":material/edit_square:",
      "Write one message to one or many numbers and see its cost before sending."),
-    ("pages/bulk.py", "Bulk upload", ":material/upload_file:",
+    ("views/bulk.py", "Bulk upload", ":material/upload_file:",
      "Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job."),
-    ("pages/history.py", "History", ":material/history:",
+    ("views/history.py", "History", ":material/history:",
      "Find any message, its delivery report, and export what you found."),
-    ("pages/analytics.py", "Analytics", ":material/monitoring:",
+    ("views/analytics.py", "Analytics", ":material/monitoring:",
      "Delivery rates, latency and failures over time, by sender, cost centre and job."),
 ]
 for column, (page, label, icon, caption) in zip(st.columns(len(PLACES)), PLACES):

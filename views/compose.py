@@ -124,7 +124,7 @@ def _delivery_states(batch_id: int) -> None:
         phone.markdown(message.phone)
         message_id.markdown(f"`{message.message_id}`" if message.message_id else "—")
         state.markdown(widgets.state_badge(message.state))
-        link.page_link("pages/history.py", label="History", icon=":material/history:",
+        link.page_link("views/history.py", label="History", icon=":material/history:",
                        query_params={"message": str(message.id)})
     if rows and not all(m.state.is_final for m in rows):
         st.button("Check for reports now", key="compose.check_reports", icon=":material/sync:", on_click=_check_reports)

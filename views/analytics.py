@@ -163,7 +163,7 @@ def show_messages(title: str, history_params: dict[str, str], **part) -> None:
         submitted_at=pd.to_datetime(frame["submitted_at"], utc=True).dt.tz_convert(zone).dt.tz_localize(None),
         state=frame["state"].map(lambda s: MessageState(s).label))
     st.dataframe(frame, hide_index=True, width="stretch")
-    st.page_link("pages/history.py", label="Open in History", icon=":material/history:",
+    st.page_link("views/history.py", label="Open in History", icon=":material/history:",
                  query_params={**{k_: v for k_, v in view.to_params().items()
                                   if k_ in ("sender", "cost_center", "priority", "flash", "channel", "job")},
                                 **history_params})
