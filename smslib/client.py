@@ -173,15 +173,7 @@ class SmsClient:
         data = self._request(
             "POST", "/Smses", json_body=body, ambiguous_retry_safe=self.gateway_deduplicates
         )
-        ids = _parse_message_ids(_field(data, "MessageIds"), len(phones))
-        return SendResult(
-            phones=tuple(phones),
-            message_ids=ids,
-            current_time=self._time_or_none(data.get("CurrentTime")),
-            transaction_id=transaction_id,
-            channel=Channel.SMSES,
-            raw=data,
-        )
+        return self._send_result(data, "MessageIds", phones, transaction_id, Channel.SMSES)
 
     def simple_send(self, phones: Sequence[str], message: str, *, sender: str | None = None) -> SendResult:
         """Send through ``POST /SimpleApi`` (credentials in the body, no TransactionId).
@@ -205,13 +197,17 @@ class SmsClient:
         if sender:
             body["Sender"] = _check_text(sender, "Sender")
         data = self._request("POST", "/SimpleApi", json_body=body, auth=False, ambiguous_retry_safe=False)
-        ids = _parse_message_ids(_field(data, "MessageId"), len(phones))
+        return self._send_result(data, "MessageId", phones, None, Channel.SIMPLEAPI)
+
+    def _send_result(self, data: dict[str, Any], ids_field: str, phones: list[str],
+                     transaction_id: str | None, channel: Channel) -> SendResult:
+        """One parser for both send answers: ids aligned with ``phones`` (§2, §8), the gateway's time."""
         return SendResult(
             phones=tuple(phones),
-            message_ids=ids,
+            message_ids=_parse_message_ids(_field(data, ids_field), len(phones)),
             current_time=self._time_or_none(data.get("CurrentTime")),
-            transaction_id=None,
-            channel=Channel.SIMPLEAPI,
+            transaction_id=transaction_id,
+            channel=channel,
             raw=data,
         )
 
