@@ -99,7 +99,7 @@ for key, value in shared.items():
 # -- actions ------------------------------------------------------------------------------
 total = count(filters, store.change_counter())
 top = st.columns([3, 2, 2, 2])
-top[0].markdown(f"**{total:,}** message(s) match")
+top[0].markdown(f"**{total:,}** {'message matches' if total == 1 else 'messages match'}")
 top[1].button("Check for reports now", icon=":material/sync:", on_click=check_reports_now,
               key="history.sync_button")
 zone = settings.display_timezone

@@ -20,7 +20,7 @@ def test_history_search_finds_a_sent_message_and_its_detail_shows_the_report(das
     d = dashboard.open("history")
     expect(d.page.get_by_role("heading", name="History")).to_be_visible()
     d.type_into("history.text", marker)
-    expect(d.main).to_contain_text("1 message(s) match")
+    expect(d.main).to_contain_text("1 message matches")
     assert f"q={marker}" in d.page.url
     table = d.main.get_by_test_id("stDataFrame")
     expect(table).to_contain_text(marker)
