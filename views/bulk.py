@@ -288,14 +288,20 @@ def job_panel(job_id: int) -> None:
                               key="bulk.results_xlsx")
 
 
+@st.fragment(run_every=5)
+def jobs_table() -> None:
+    """The list of jobs, refreshed on its own so its states follow the open job's panel."""
+    st.dataframe(pd.DataFrame([{"job": j.id, "name": j.name, "state": j.state.value, "recipients": j.total,
+                                "created": widgets.format_time(j.created_at)} for j in jobs.list_jobs(store)]),
+                 key="bulk.jobs", hide_index=True)
+
+
 with jobs_tab:
     past = jobs.list_jobs(store)
     if not past:
         st.caption("No jobs yet.")
     else:
-        st.dataframe(pd.DataFrame([{"job": j.id, "name": j.name, "state": j.state.value, "recipients": j.total,
-                                    "created": widgets.format_time(j.created_at)} for j in past]),
-                     key="bulk.jobs", hide_index=True)
+        jobs_table()
         ids = [j.id for j in past]
         current = st.session_state[JOB]
         chosen = st.selectbox("Open job", ids, index=ids.index(current) if current in ids else 0,
