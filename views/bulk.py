@@ -279,8 +279,13 @@ def job_panel(job_id: int) -> None:
         # A table cell shows text, not Markdown: the state's label, and times in the display zone.
         shown = rows.assign(state=rows["state"].map(lambda s: MessageState(s).label),
                             delivered_at=rows["delivered_at"].map(
-                                lambda t: widgets.format_time(t) if pd.notna(t) else "—"))
-        st.dataframe(shown.head(1000), key="bulk.results", hide_index=True)
+                                lambda t: widgets.format_time(t) if pd.notna(t) else "—"),
+                            error=rows["error"].fillna(""))
+        st.dataframe(shown.head(1000), key="bulk.results", hide_index=True, column_config={
+            "row": "Row in file", "phone": "Number", "text": "Message", "message_id": "Gateway message id",
+            "state": "State", "error": "Error", "delivered_at": "Delivered"})
+        if len(rows) > 1000:
+            st.caption(f"The first 1,000 of {len(rows):,} rows; the downloads below hold them all.")
         left, right = st.columns(2)
         left.download_button("Results as CSV", write_table(rows, "csv"), f"job-{job.id}.csv", "text/csv",
                              key="bulk.results_csv")
