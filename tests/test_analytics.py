@@ -364,3 +364,21 @@ def test_one_worker_and_several_give_the_same_overview(store):
     assert one.kpis == two.kpis
     for name, table in one.tables().items():
         assert table.equals(two.tables()[name]), name
+
+
+def test_ends_inside_an_hour_count_exactly_and_ends_on_the_hour_too(store):
+    # Inside the period's whole hours the hour alone decides; where an end cuts an hour, submitted_at does.
+    cut = T0 + timedelta(minutes=20)
+    times = [cut + timedelta(minutes=m) for m in (-61, -60, -1, 0, 19, 20, 21, 59, 60, 80, 81)]
+    for when in times:
+        add(store, when, latency=1.0)
+    for since, until in ((cut, cut + timedelta(hours=1)), (T0, T0 + timedelta(hours=1)),
+                         (T0 - timedelta(hours=1), cut), (cut, T0 + timedelta(hours=2)),
+                         (cut - timedelta(minutes=60), cut + timedelta(minutes=81)),
+                         (cut + timedelta(microseconds=1), cut + timedelta(minutes=80))):
+        expected = sum(1 for when in times if since <= when < until)
+        result = overview(store, AnalyticsFilter(since=since, until=until), WARSAW)
+        assert result.kpis.messages == expected and result.kpis.latency.count == expected, (since, until)
+        assert int(result.over_time["messages"].sum()) == expected
+        assert int(result.latency_over_time["messages"].sum()) == expected
+        assert kpis(store, AnalyticsFilter(since=since, until=until)).messages == expected
