@@ -293,7 +293,7 @@ def job_panel(job_id: int) -> None:
                               key="bulk.results_xlsx")
 
 
-@st.fragment(run_every=5)
+@st.fragment(run_every=2)  # the same pace as the job panel, so the two never disagree for long
 def jobs_table() -> None:
     """The list of jobs, refreshed on its own so its states follow the open job's panel."""
     st.dataframe(pd.DataFrame([{"job": j.id, "name": j.name, "state": j.state.value, "recipients": j.total,
