@@ -10,7 +10,6 @@ and ``transaction_id_after`` says whether the next send needs a fresh Transactio
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,14 +18,13 @@ from .client import new_transaction_id
 from .errors import ValidationError
 from .models import PRIORITY_NAMES, Channel
 from .phones import RejectedEntry, parse_recipients
+from .senders import validate_sender
 from .sending import SendOutcome, send_and_record
 from .store import BatchState, Store
 from .text import MAX_SEGMENTS, SegmentCount, Transliteration, check_length, count_segments, to_gsm7
 
 BLOCKED = "blocked"  # the reason shown for a number on the blocklist
 
-_ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-]{1,11}")
-_NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,16}")
 
 FLASH_HELP = "A flash SMS appears on the recipient's screen at once and is not saved in the inbox."
 CHANNEL_HELP = {
@@ -40,35 +38,6 @@ CHANNEL_HELP = {
         "no priority, flash SMS or cost centre."
     ),
 }
-
-
-# -- sender ---------------------------------------------------------------------------------
-
-
-def validate_sender(sender: str) -> str:
-    """The sender as the gateway takes it (contract §10), or ValidationError saying why.
-
-    1–11 characters of letters, digits, space, ``.`` and ``-`` with at least one letter
-    ("ACME", "Shop 24"), or a number of up to 16 digits with an optional leading ``+``.
-    """
-    value = sender.strip()
-    if not value:
-        raise ValidationError("Sender: it is empty; choose or type one.", field="Sender")
-    if _ALPHA_SENDER.fullmatch(value) or _NUMERIC_SENDER.fullmatch(value):
-        return value
-    if any(ch.isalpha() for ch in value):
-        if len(value) > 11:
-            reason = f"a name has at most 11 characters, this one has {len(value)}"
-        else:
-            bad = "".join(dict.fromkeys(ch for ch in value if not re.fullmatch(r"[A-Za-z0-9 .\-]", ch)))
-            reason = f"a name may use only letters A–Z, digits, space, '.' and '-', not {bad!r}"
-    else:
-        digits = value.removeprefix("+")
-        if digits.isdigit() and digits.isascii():
-            reason = f"a number has at most 16 digits, this one has {len(digits)}"
-        else:
-            reason = "a number is up to 16 digits with an optional leading '+'; a name needs a letter"
-    raise ValidationError(f"Sender {value!r} is not valid: {reason}.", field="Sender")
 
 
 # -- recipients -----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from .errors import AuthenticationError, ConfigError, TemplateError, ValidationError
 from .models import MessageState
 from .phones import LANDLINE, normalize_series
+from .senders import is_valid_sender
 from .sending import SendOutcome, lease_seconds, send_batch, send_claimed
 from .store import Batch, BatchState, Job, JobState, SendOptions, Store, batches, jobs, messages
 from .text import MAX_SEGMENTS, UNSAFE_PATTERN, Template, count_segments_series, render_frame
@@ -59,8 +60,6 @@ UNKNOWN_COST_CENTER = "unknown cost centre"
 LANDLINE_REASON = "landline"
 BLOCKED = "blocked"
 
-_SENDER_NAME = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-]{1,11}")
-_SENDER_NUMBER = re.compile(r"\+?[0-9]{1,16}")
 _TRUE = {"1", "true", "yes", "y", "t", "x", "tak", "prawda"}
 _FALSE = {"0", "false", "no", "n", "f", "nie", "fałsz"}
 _OPEN = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.FAILED)
@@ -192,7 +191,7 @@ def validate(
 
     sender = _option(frame, mapping.sender_column, mapping.sender)
     given_senders = sender.dropna().unique().tolist()
-    bad_sender = sender.isin([value for value in given_senders if not _good_sender(value)])
+    bad_sender = sender.isin([value for value in given_senders if not is_valid_sender(value)])
     reason[reason.isna() & bad_sender] = BAD_SENDER
 
     priority, bad_priority = _priorities(frame, mapping)
@@ -250,10 +249,6 @@ def _option(frame: pd.DataFrame, column: str | None, value: object) -> pd.Series
         return pd.Series([value if value not in ("", None) else None] * len(frame), index=frame.index, dtype=object)
     cells = frame[column].astype(str).str.strip()
     return cells.where(cells != "", None).astype(object)
-
-
-def _good_sender(value: str) -> bool:
-    return bool(_SENDER_NAME.fullmatch(value) or _SENDER_NUMBER.fullmatch(value))
 
 
 def _priorities(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:

@@ -92,25 +92,26 @@ class StateStyle:
     color: str  # hex, used by charts and badges alike
     icon: str   # a Streamlit material icon
     meaning: str  # one line for people
+    badge: str    # the nearest named colour, for Markdown badges (which take no hex)
 
 
 STATE_STYLE: dict[MessageState, StateStyle] = {
     MessageState.PENDING: StateStyle("Pending", "#9AA0A6", ":material/schedule:",
-                                        "accepted by the gateway, no delivery report yet"),
+                                        "accepted by the gateway, no delivery report yet", "gray"),
     MessageState.DELIVERED: StateStyle("Delivered", "#2E7D32", ":material/check_circle:",
-                                          "the phone received it"),
+                                          "the phone received it", "green"),
     MessageState.UNDELIVERED: StateStyle("Not delivered", "#C62828", ":material/cancel:",
-                                            "the operator could not deliver it"),
+                                            "the operator could not deliver it", "red"),
     MessageState.EXPIRED: StateStyle("Expired", "#EF6C00", ":material/timer_off:",
-                                        "not delivered within its validity period"),
+                                        "not delivered within its validity period", "orange"),
     MessageState.REJECTED: StateStyle("Rejected by operator", "#6A1B9A", ":material/block:",
-                                         "the operator refused it"),
+                                         "the operator refused it", "violet"),
     MessageState.UNKNOWN: StateStyle("Unknown", "#546E7A", ":material/help:",
-                                        "the gateway reported a status the contract does not define"),
+                                        "the gateway reported a status the contract does not define", "gray"),
     MessageState.FAILED: StateStyle("Failed to send", "#B71C1C", ":material/error:",
-                                       "the gateway refused the send; nothing went out"),
+                                       "the gateway refused the send; nothing went out", "red"),
     MessageState.UNCERTAIN: StateStyle("Uncertain", "#F9A825", ":material/warning:",
-                                          "the send may or may not have gone out; check before resending"),
+                                          "the send may or may not have gone out; check before resending", "orange"),
 }
 
 

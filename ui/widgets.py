@@ -39,20 +39,7 @@ def gateway_status(gateway: Gateway) -> None:
 def state_badge(state: MessageState | str) -> str:
     """A message state as Markdown with its icon and colour, the same on every page."""
     state = MessageState(state)
-    return f":{_badge_color(state)}-badge[{state.icon} {state.label}]"
-
-
-def _badge_color(state: MessageState) -> str:
-    return {
-        MessageState.PENDING: "gray",
-        MessageState.DELIVERED: "green",
-        MessageState.UNDELIVERED: "red",
-        MessageState.EXPIRED: "orange",
-        MessageState.REJECTED: "violet",
-        MessageState.UNKNOWN: "gray",
-        MessageState.FAILED: "red",
-        MessageState.UNCERTAIN: "orange",
-    }[state]
+    return f":{state.style.badge}-badge[{state.icon} {state.label}]"
 
 
 def format_time(value: datetime | None) -> str:
