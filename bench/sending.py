@@ -34,7 +34,8 @@ import pandas as pd
 import requests
 
 from smslib.client import SmsClient
-from smslib.jobs import ColumnMapping, JobRunner, create_job, job_progress, plan, validate
+from smslib.jobs import JobRunner, create_job, job_progress
+from smslib.planning import ColumnMapping, plan, validate
 from smslib.reports import sync_reports
 from smslib.sandbox import RunningSandbox, serve_in_thread
 from smslib.store import JobState, Store

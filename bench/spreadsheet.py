@@ -1,6 +1,6 @@
 """Benchmark 1 (and 5, memory): a 100k-row contact list read, validated and planned.
 
-Ours: ``spreadsheet.read_table`` + ``jobs.validate`` + ``jobs.plan`` (calamine, vectorised
+Ours: ``spreadsheet.read_table`` + ``planning.validate`` + ``planning.plan`` (calamine, vectorised
 phone checks, numpy segment counting). Baseline, the obvious code: ``pandas.read_excel``
 with its default engine (openpyxl) or ``pandas.read_csv``, then per row
 ``phonenumbers.parse`` without caching, ``str.format`` for the template and
@@ -26,7 +26,7 @@ BATCH_SIZE = 500
 
 
 def ours(path: str) -> dict[str, int]:
-    from smslib.jobs import ColumnMapping, plan, validate
+    from smslib.planning import ColumnMapping, plan, validate
     from smslib.spreadsheet import read_table
 
     frame = read_table(path, Path(path).name)

@@ -203,17 +203,17 @@ def _hash_password(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 
 
 def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from . import jobs
+    from . import jobs, planning
     from .spreadsheet import read_table
     from .store import Store, database_problem
 
     frame = read_table(args.file, os.path.basename(args.file), args.sheet, max_rows=settings.max_rows,
                        max_bytes=settings.max_upload_mb * 1024 * 1024)
-    mapping = jobs.ColumnMapping(
+    mapping = planning.ColumnMapping(
         args.phone_column, message_column=args.message_column, template=args.template, sender=args.sender,
         priority=args.priority, flash=True if args.flash else None, cost_center=args.cost_center)
     with Store.from_settings(settings) as store:
-        validation = jobs.validate(frame, mapping, region=settings.phone_region, mobile_only=settings.mobile_only,
+        validation = planning.validate(frame, mapping, region=settings.phone_region, mobile_only=settings.mobile_only,
                                    blocked=store.blocked, cost_centers=settings.cost_centers)
         totals = validation.totals
         print(f"rows {totals.rows}, valid {totals.valid}, invalid {totals.invalid}, duplicates removed "
@@ -221,8 +221,8 @@ def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
               file=out)
         for row in validation.invalid_report().itertuples(index=False):
             print(f"invalid row {row.row}\t{row.phone}\t{row.reason}", file=out)
-        planned = jobs.plan(validation, settings.batch_size)
-        job = jobs.find_open_job(store, jobs.fingerprint(planned)) if planned else None
+        planned = planning.plan(validation, settings.batch_size)
+        job = jobs.find_open_job(store, planning.fingerprint(planned)) if planned else None
         if job is not None:
             print(f"resuming job {job.id}", file=sys.stderr)
             if job.state in (jobs.JobState.PAUSED, jobs.JobState.FAILED):

@@ -1,15 +1,9 @@
-"""Bulk jobs: a table of recipients → a validated plan → batches in the store → sends.
+"""Bulk jobs: a plan (``smslib.planning``) → batches in the store → sends.
 
-Three steps, each usable alone:
-
-- ``validate(frame, mapping, ...)`` checks every row (number, text, options, blocklist)
-  and drops repeats of the same number with the same text; pure and vectorised.
-- ``plan(validation, batch_size)`` groups the valid rows with the same text and options
-  into gateway requests of at most ``batch_size`` numbers; pure.
 - ``create_job(store, plan, ...)`` writes the job and ALL its batches (``pending``, each
   with a deterministic TransactionId) in one transaction, before anything is sent;
-  ``run_next_batch`` / ``run_jobs`` (the runner's "jobs" task) then send them one by one
-  with ``sending.send_batch``, which holds the exactly-once rules.
+- ``JobRunner`` (the runner's "jobs" task, or a worker process) then sends them with
+  ``sending.send_batch``/``send_claimed``, which hold the exactly-once rules.
 
 Job states: queued → running ⇄ paused → done | cancelled | failed. Progress is always
 read from the store (``job_progress``), so any process, page or browser sees the same.
@@ -17,11 +11,9 @@ read from the store (``job_progress``), so any process, page or browser sees the
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
-import re
 import secrets
 import threading
 import time
@@ -32,320 +24,17 @@ from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .errors import AuthenticationError, ConfigError, TemplateError, ValidationError
+from .errors import AuthenticationError, ConfigError, ValidationError
 from .models import MessageState
-from .phones import LANDLINE, normalize_series
-from .senders import is_valid_sender
+from .planning import PlannedBatch, fingerprint
 from .sending import SendOutcome, lease_seconds, send_batch, send_claimed
-from .store import Batch, BatchState, Job, JobState, SendOptions, Store, batches, jobs, messages
-from .text import MAX_SEGMENTS, UNSAFE_PATTERN, Template, count_segments_series, render_frame
+from .store import Batch, BatchState, Job, JobState, Store, batches, jobs, messages
 
-MAX_BATCH_SIZE = 1000
 log = logging.getLogger(__name__)
-
-# Reasons a row is not sent, as shown per row and in the invalid-rows export.
-BAD_NUMBER = "bad number"
-EMPTY_MESSAGE = "empty message"
-TOO_LONG = "too long"
-UNSAFE_TEXT = "control, broken or bidirectional-override character in the message"
-UNKNOWN_PLACEHOLDER = "unknown placeholder"
-BAD_PRIORITY = "bad priority"
-BAD_FLASH = "bad flash value"
-BAD_SENDER = "bad sender"
-UNKNOWN_COST_CENTER = "unknown cost centre"
-LANDLINE_REASON = "landline"
-BLOCKED = "blocked"
-
-_TRUE = {"1", "true", "yes", "y", "t", "x", "tak", "prawda"}
-_FALSE = {"0", "false", "no", "n", "f", "nie", "fałsz"}
 _OPEN = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.FAILED)
-
-
-# -- mapping and validation -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which column holds what; an option is either a column (per row) or one value for all."""
-
-    phone_column: str
-    message_column: str | None = None
-    template: str | None = None
-    sender_column: str | None = None
-    sender: str | None = None
-    priority_column: str | None = None
-    priority: int | None = None
-    flash_column: str | None = None
-    flash: bool | None = None
-    cost_center_column: str | None = None
-    cost_center: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class Totals:
-    rows: int
-    valid: int
-    invalid: int
-    duplicates: int
-    unique_recipients: int
-    segments: int          # segments of one message, summed over the valid messages
-    billed: int            # SMS billed: the same sum (each recipient pays every segment)
-    max_segments: int      # the longest valid message, in segments
-
-
-@dataclass(frozen=True)
-class Validation:
-    """Every row with its outcome. ``rows`` is indexed by the file's row number and has the
-    columns phone, text, sender, priority, flash, cost_center, segments, encoding, status
-    (``valid``, ``duplicate`` or ``invalid``) and reason."""
-
-    rows: pd.DataFrame
-
-    @property
-    def valid(self) -> pd.DataFrame:
-        return self.rows[self.rows["status"] == "valid"]
-
-    @property
-    def invalid(self) -> pd.DataFrame:
-        return self.rows[self.rows["status"] == "invalid"]
-
-    @property
-    def totals(self) -> Totals:
-        valid = self.valid
-        segments = int(valid["segments"].sum())
-        return Totals(
-            rows=len(self.rows), valid=len(valid), invalid=int((self.rows["status"] == "invalid").sum()),
-            duplicates=int((self.rows["status"] == "duplicate").sum()),
-            unique_recipients=int(valid["phone"].nunique()), segments=segments, billed=segments,
-            max_segments=int(valid["segments"].max()) if len(valid) else 0,
-        )
-
-    def invalid_report(self) -> pd.DataFrame:
-        """The invalid rows for export: row number, the number as given, the text, the reason."""
-        bad = self.invalid
-        return pd.DataFrame({"row": bad.index, "phone": bad["given_phone"].to_numpy(),
-                             "message": bad["text"].to_numpy(), "reason": bad["reason"].to_numpy()})
-
-
-def guess_phone_column(frame: pd.DataFrame, region: str = "PL") -> str | None:
-    """The column most likely to hold phone numbers: by its name, then by its values."""
-    if frame.columns.empty:
-        return None
-    for column in frame.columns:
-        if re.search(r"phone|tel|mobile|gsm|msisdn|numer|number|komórk|komork", str(column), re.I):
-            return str(column)
-    sample = frame.head(50)
-    scores = {str(c): int(normalize_series(sample[c], region)["phone"].notna().sum()) for c in frame.columns}
-    best = max(scores, key=scores.__getitem__)
-    return best if scores[best] > 0 else None
-
-
-def validate(
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    *,
-    region: str = "PL",
-    mobile_only: bool = False,
-    blocked: Callable[[Iterable[str]], set[str]] | Iterable[str] = (),
-    cost_centers: Sequence[str] = (),
-    max_segments: int = MAX_SEGMENTS,
-) -> Validation:
-    """Check every row of ``frame`` (as ``spreadsheet.read_table`` returns it) for sending.
-
-    ``blocked`` is the blocklist: a set of E.164 numbers or a function such as
-    ``store.blocked`` answering which of some numbers are blocked. Raises
-    ``ValidationError`` only when the mapping names a column the table does not have.
-    """
-    for column in _mapped_columns(mapping):
-        if column not in frame.columns:
-            raise ValidationError(f"The table has no column {column!r}.", field="column")
-    if (mapping.message_column is None) == (mapping.template is None):
-        raise ValidationError("Choose either a message column or a template.", field="message")
-    index = frame.index
-    phones = normalize_series(frame[mapping.phone_column], region, mobile_only=mobile_only)
-    reason = pd.Series(pd.NA, index=index, dtype="object")
-
-    number_error = phones["error"]
-    bad_number = number_error.notna()
-    reason[bad_number] = np.where(number_error[bad_number] == LANDLINE, LANDLINE_REASON,
-                                  BAD_NUMBER + ": " + number_error[bad_number].astype(str))
-
-    text, template_error = _texts(frame, mapping)
-    if template_error is not None:
-        reason = reason.fillna(f"{UNKNOWN_PLACEHOLDER}: {template_error}")
-    text = text.fillna("")
-    measured = count_segments_series(text)
-    empty = text.str.strip() == ""
-    reason[reason.isna() & empty] = EMPTY_MESSAGE
-    reason[reason.isna() & text.str.contains(UNSAFE_PATTERN, regex=True)] = UNSAFE_TEXT
-    too_long = measured["segments"] > max_segments
-    reason[reason.isna() & too_long] = (
-        TOO_LONG + ": " + measured["segments"][too_long].astype(str) + f" SMS (at most {max_segments})")
-
-    sender = _option(frame, mapping.sender_column, mapping.sender)
-    given_senders = sender.dropna().unique().tolist()
-    bad_sender = sender.isin([value for value in given_senders if not is_valid_sender(value)])
-    reason[reason.isna() & bad_sender] = BAD_SENDER
-
-    priority, bad_priority = _priorities(frame, mapping)
-    reason[reason.isna() & bad_priority] = BAD_PRIORITY
-
-    flash, bad_flash = _flashes(frame, mapping)
-    reason[reason.isna() & bad_flash] = BAD_FLASH
-
-    cost_center = _option(frame, mapping.cost_center_column, mapping.cost_center)
-    if cost_centers:
-        unknown_cc = cost_center.notna() & ~cost_center.isin(list(cost_centers))
-        reason[reason.isna() & unknown_cc] = UNKNOWN_COST_CENTER
-
-    candidates = phones["phone"][reason.isna()].dropna().unique().tolist()
-    blocked_set = set(blocked(candidates)) if callable(blocked) else set(blocked)
-    reason[reason.isna() & phones["phone"].isin(list(blocked_set)).fillna(False).astype(bool)] = BLOCKED
-
-    rows = pd.DataFrame({
-        "given_phone": frame[mapping.phone_column].astype(str).to_numpy(),
-        "phone": phones["phone"].astype(object).to_numpy(),
-        "text": text.astype(object).to_numpy(),
-        "sender": sender.to_numpy(),
-        "priority": priority.to_numpy(),
-        "flash": flash.to_numpy(),
-        "cost_center": cost_center.to_numpy(),
-        "segments": measured["segments"].to_numpy(),
-        "encoding": measured["encoding"].astype(object).to_numpy(),
-        "reason": reason.to_numpy(),
-    }, index=index)
-    ok = rows["reason"].isna()
-    # A repeat only counts against an earlier *valid* row with the same number and text.
-    repeat = ok & rows[ok].duplicated(subset=["phone", "text"], keep="first").reindex(index, fill_value=False)
-    rows["status"] = np.where(~ok, "invalid", np.where(repeat, "duplicate", "valid"))
-    return Validation(rows)
-
-
-def _mapped_columns(mapping: ColumnMapping) -> list[str]:
-    return [c for c in (mapping.phone_column, mapping.message_column, mapping.sender_column,
-                        mapping.priority_column, mapping.flash_column, mapping.cost_center_column) if c]
-
-
-def _texts(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, str | None]:
-    if mapping.message_column is not None:
-        return frame[mapping.message_column].astype(str), None
-    try:
-        template = Template.parse(mapping.template or "")
-        return render_frame(template, frame).astype(str), None
-    except TemplateError as e:
-        return pd.Series("", index=frame.index, dtype="str"), str(e)
-
-
-def _option(frame: pd.DataFrame, column: str | None, value: object) -> pd.Series:
-    """Per-row text of an option (None where empty), or the one value for every row."""
-    if column is None:
-        return pd.Series([value if value not in ("", None) else None] * len(frame), index=frame.index, dtype=object)
-    cells = frame[column].astype(str).str.strip()
-    return cells.where(cells != "", None).astype(object)
-
-
-def _priorities(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:
-    if mapping.priority_column is None:
-        value = mapping.priority
-        bad = value is not None and value not in (0, 1, 2, 3)
-        return (pd.Series([value] * len(frame), index=frame.index, dtype=object),
-                pd.Series(bad, index=frame.index, dtype=bool))
-    cells = frame[mapping.priority_column].astype(str).str.strip().str.replace(r"\.0+$", "", regex=True)
-    known = {"0": 0, "1": 1, "2": 2, "3": 3}
-    parsed = cells.map(known)
-    bad = (cells != "") & parsed.isna()
-    return parsed.astype(object).where(parsed.notna(), None), bad
-
-
-def _flashes(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:
-    if mapping.flash_column is None:
-        return (pd.Series([mapping.flash] * len(frame), index=frame.index, dtype=object),
-                pd.Series(False, index=frame.index, dtype=bool))
-    cells = frame[mapping.flash_column].astype(str).str.strip().str.lower()
-    parsed = pd.Series(None, index=frame.index, dtype=object)
-    parsed[cells.isin(_TRUE)] = True
-    parsed[cells.isin(_FALSE)] = False
-    bad = (cells != "") & parsed.isna()
-    return parsed, bad
-
-
-# -- planning -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlannedBatch:
-    """One gateway request of a plan."""
-
-    seq: int
-    phones: tuple[str, ...]
-    source_rows: tuple[int, ...]
-    text: str
-    options: SendOptions
-    segments: int
-    encoding: str
-
-
-def plan(validation: Validation, batch_size: int = 500, *, sent_by: str = "local") -> list[PlannedBatch]:
-    """Group the valid rows by (text, sender, priority, flash, cost centre) into requests of
-    at most ``batch_size`` numbers, in the order the groups first appear in the file."""
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValidationError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {batch_size}.", field="batch_size")
-    valid = validation.valid
-    if valid.empty:
-        return []
-    keys = valid[["text", "sender", "priority", "flash", "cost_center"]].astype(str)
-    group = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-    # The first appearance of each group decides the order of the groups.
-    first_row = np.full(group.max() + 1, len(group))
-    np.minimum.at(first_row, group, np.arange(len(group)))
-    order = np.lexsort((np.arange(len(group)), first_row[group]))
-    phones = valid["phone"].to_numpy()[order].tolist()
-    rows = [int(r) for r in valid.index.to_numpy()[order].tolist()]
-    group = group[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    ends = np.r_[starts[1:], len(group)]
-    first = order[starts]  # each group's first row, in the valid frame's positions
-    columns = {c: valid[c].to_numpy()[first].tolist() for c in ("text", "sender", "priority", "flash",
-                                                                "cost_center", "segments", "encoding")}
-    option_cache: dict[tuple[Any, ...], SendOptions] = {}
-    planned: list[PlannedBatch] = []
-    for g, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
-        key = (columns["sender"][g], columns["priority"][g], columns["flash"][g], columns["cost_center"][g])
-        options = option_cache.get(key)
-        if options is None:
-            options = option_cache[key] = SendOptions(
-                sender=key[0], priority=_int_or_none(key[1]), flash=_bool_or_none(key[2]), cost_center=key[3],
-                sent_by=sent_by)
-        text, segments, encoding = str(columns["text"][g]), int(columns["segments"][g]), str(columns["encoding"][g])
-        for chunk in range(start, end, batch_size):
-            stop = min(chunk + batch_size, end)
-            planned.append(PlannedBatch(
-                seq=len(planned) + 1, phones=tuple(phones[chunk:stop]), source_rows=tuple(rows[chunk:stop]),
-                text=text, options=options, segments=segments, encoding=encoding))
-    return planned
-
-
-def _int_or_none(value: object) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type]
-
-
-def _bool_or_none(value: object) -> bool | None:
-    return None if value is None or (not isinstance(value, bool) and pd.isna(value)) else bool(value)
-
-
-def fingerprint(planned: Sequence[PlannedBatch]) -> str:
-    """A digest of a plan: the same file and mapping give the same one (to resume, not repeat, a job)."""
-    digest = hashlib.sha256()
-    for batch in planned:
-        digest.update(json.dumps([batch.phones, batch.text, batch.options.to_json()]).encode())
-    return digest.hexdigest()[:32]
 
 
 # -- send window ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smslib import jobs
+from smslib import planning
 from smslib.compose import check_message
 from smslib.errors import SpreadsheetError, TemplateError, ValidationError
 from smslib.sending import send_and_record
@@ -173,8 +173,8 @@ def test_more_rows_than_allowed_is_refused_naming_the_limit():
 # -- cells that are too much or not what they seem ------------------------------------------------
 
 
-def validated(frame: pd.DataFrame, **mapping) -> jobs.Validation:
-    return jobs.validate(frame, jobs.ColumnMapping("phone", **mapping), region="PL")
+def validated(frame: pd.DataFrame, **mapping) -> planning.Validation:
+    return planning.validate(frame, planning.ColumnMapping("phone", **mapping), region="PL")
 
 
 def test_a_cell_of_a_megabyte_is_read_and_refused_as_too_long_while_the_rest_go_on():
@@ -185,7 +185,7 @@ def test_a_cell_of_a_megabyte_is_read_and_refused_as_too_long_while_the_rest_go_
     result = validated(frame, message_column="text")
     assert result.totals.valid == 1 and result.totals.invalid == 1
     reasons = result.invalid_report()["reason"].tolist()
-    assert reasons[0].startswith(jobs.TOO_LONG)
+    assert reasons[0].startswith(planning.TOO_LONG)
     assert len(write_table(result.invalid_report(), "csv")) > MB  # the export keeps the whole cell
 
 
@@ -210,10 +210,10 @@ def test_control_and_bidi_characters_in_names_are_refused_in_messages_and_writte
                           "name": HOSTILE_NAMES + ["Ola"]}, dtype="str")
     result = validated(frame, template="Hi {name}")
     reasons = dict(zip(result.rows["given_phone"], result.rows["reason"]))
-    assert reasons["600100200"] == jobs.UNSAFE_TEXT  # right-to-left override
-    assert reasons["600100201"] == jobs.UNSAFE_TEXT  # escape (terminal colours)
-    assert reasons["600100203"] == jobs.UNSAFE_TEXT  # bell
-    assert reasons["600100204"] == jobs.UNSAFE_TEXT  # isolate
+    assert reasons["600100200"] == planning.UNSAFE_TEXT  # right-to-left override
+    assert reasons["600100201"] == planning.UNSAFE_TEXT  # escape (terminal colours)
+    assert reasons["600100203"] == planning.UNSAFE_TEXT  # bell
+    assert reasons["600100204"] == planning.UNSAFE_TEXT  # isolate
     assert pd.isna(reasons["600100202"]) and pd.isna(reasons["600100205"])  # zero-width space is ordinary text
     exported = read_table(write_table(frame, "csv"), "names.csv")["name"].tolist()
     assert exported[:2] == ["Ala<U+202E>slip.exe", "<U+001B>[31mRed"]

@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from smslib import jobs
+from smslib import jobs, planning
 from smslib.client import SmsClient
 from smslib.config import SANDBOX_PASSWORD, SANDBOX_USERNAME
+from smslib.errors import ValidationError
 from smslib.store import BatchState, JobState, Store, batches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,17 +56,17 @@ def test_each_invalid_row_says_why():
         {"phone": "600100205", "text": "Hi", "prio": "", "flash": ""},
         {"phone": "22 123 45 67", "text": "Hi", "prio": "", "flash": ""},
     ])
-    mapping = jobs.ColumnMapping("phone", message_column="text", priority_column="prio", flash_column="flash")
-    result = jobs.validate(frame, mapping, blocked=store_blocked({"+48600100205"}), mobile_only=True)
+    mapping = planning.ColumnMapping("phone", message_column="text", priority_column="prio", flash_column="flash")
+    result = planning.validate(frame, mapping, blocked=store_blocked({"+48600100205"}), mobile_only=True)
     reasons = result.rows["reason"].tolist()
     assert reasons[0] is None or pd.isna(reasons[0])
-    assert reasons[1].startswith(jobs.BAD_NUMBER)
-    assert reasons[2] == jobs.EMPTY_MESSAGE
-    assert reasons[3].startswith(jobs.TOO_LONG)
-    assert reasons[4] == jobs.BAD_PRIORITY
-    assert reasons[5] == jobs.BAD_FLASH
-    assert reasons[6] == jobs.BLOCKED
-    assert reasons[7] == jobs.LANDLINE_REASON
+    assert reasons[1].startswith(planning.BAD_NUMBER)
+    assert reasons[2] == planning.EMPTY_MESSAGE
+    assert reasons[3].startswith(planning.TOO_LONG)
+    assert reasons[4] == planning.BAD_PRIORITY
+    assert reasons[5] == planning.BAD_FLASH
+    assert reasons[6] == planning.BLOCKED
+    assert reasons[7] == planning.LANDLINE_REASON
     assert result.valid.iloc[0][["phone", "priority", "flash"]].tolist() == ["+48600100200", 1, True]
 
 
@@ -75,8 +76,8 @@ def store_blocked(blocked: set[str]):
 
 def test_an_unknown_placeholder_makes_every_row_invalid_with_that_reason():
     frame = table([{"phone": "600100200", "name": "Ala"}])
-    result = jobs.validate(frame, jobs.ColumnMapping("phone", template="Hi {nmae}"))
-    assert result.rows["reason"].iloc[0].startswith(jobs.UNKNOWN_PLACEHOLDER)
+    result = planning.validate(frame, planning.ColumnMapping("phone", template="Hi {nmae}"))
+    assert result.rows["reason"].iloc[0].startswith(planning.UNKNOWN_PLACEHOLDER)
     assert "Did you mean {name}" in result.rows["reason"].iloc[0]
 
 
@@ -86,7 +87,7 @@ def test_same_number_and_text_is_sent_once_and_counted_as_duplicate():
         {"phone": "+48 600-100-200", "name": "Ala"},
         {"phone": "600100200", "name": "Ola"},
     ])
-    result = jobs.validate(frame, jobs.ColumnMapping("phone", template="Hi {name}"))
+    result = planning.validate(frame, planning.ColumnMapping("phone", template="Hi {name}"))
     totals = result.totals
     assert (totals.rows, totals.valid, totals.invalid, totals.duplicates, totals.unique_recipients) == (3, 2, 0, 1, 1)
     assert result.rows["status"].tolist() == ["valid", "duplicate", "valid"]
@@ -94,26 +95,26 @@ def test_same_number_and_text_is_sent_once_and_counted_as_duplicate():
 
 def test_totals_count_segments_billed():
     frame = table([{"phone": "600100200", "text": "a" * 161}, {"phone": "600100201", "text": "żółw"}])
-    totals = jobs.validate(frame, jobs.ColumnMapping("phone", message_column="text")).totals
+    totals = planning.validate(frame, planning.ColumnMapping("phone", message_column="text")).totals
     assert (totals.segments, totals.billed, totals.max_segments) == (3, 3, 2)
 
 
 def test_invalid_report_lists_row_number_number_and_reason():
     frame = table([{"phone": "600100200", "t": "Hi"}, {"phone": "12", "t": "Hi"}])
-    report = jobs.validate(frame, jobs.ColumnMapping("phone", message_column="t")).invalid_report()
+    report = planning.validate(frame, planning.ColumnMapping("phone", message_column="t")).invalid_report()
     assert report["row"].tolist() == [3]
     assert report["phone"].tolist() == ["12"]
-    assert report["reason"].iloc[0].startswith(jobs.BAD_NUMBER)
+    assert report["reason"].iloc[0].startswith(planning.BAD_NUMBER)
 
 
 def test_a_missing_column_is_a_clear_error():
-    with pytest.raises(jobs.ValidationError, match="no column 'tel'"):
-        jobs.validate(table([{"phone": "1"}]), jobs.ColumnMapping("tel", message_column="phone"))
+    with pytest.raises(ValidationError, match="no column 'tel'"):
+        planning.validate(table([{"phone": "1"}]), planning.ColumnMapping("tel", message_column="phone"))
 
 
 def test_guess_phone_column_by_name_then_by_values():
-    assert jobs.guess_phone_column(table([{"name": "A", "Telefon": "600100200"}])) == "Telefon"
-    assert jobs.guess_phone_column(table([{"name": "A", "x": "600100200"}])) == "x"
+    assert planning.guess_phone_column(table([{"name": "A", "Telefon": "600100200"}])) == "Telefon"
+    assert planning.guess_phone_column(table([{"name": "A", "x": "600100200"}])) == "x"
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -123,8 +124,8 @@ def test_plan_groups_same_text_and_options_into_requests_of_batch_size():
     rows = [{"phone": p, "text": "A", "sender": "ACME"} for p in numbers(5)]
     rows += [{"phone": p, "text": "B", "sender": "ACME"} for p in numbers(2, 700_000_000)]
     rows += [{"phone": p, "text": "A", "sender": "Other"} for p in numbers(1, 800_000_000)]
-    validation = jobs.validate(table(rows), jobs.ColumnMapping("phone", message_column="text", sender_column="sender"))
-    planned = jobs.plan(validation, batch_size=2)
+    validation = planning.validate(table(rows), planning.ColumnMapping("phone", message_column="text", sender_column="sender"))
+    planned = planning.plan(validation, batch_size=2)
     assert [(b.text, b.options.sender, len(b.phones)) for b in planned] == [
         ("A", "ACME", 2), ("A", "ACME", 2), ("A", "ACME", 1), ("B", "ACME", 2), ("A", "Other", 1)]
     assert [b.seq for b in planned] == [1, 2, 3, 4, 5]
@@ -132,17 +133,17 @@ def test_plan_groups_same_text_and_options_into_requests_of_batch_size():
 
 
 def test_batch_size_above_the_gateway_limit_is_refused():
-    validation = jobs.validate(table([{"p": "600100200", "t": "x"}]), jobs.ColumnMapping("p", message_column="t"))
-    with pytest.raises(jobs.ValidationError):
-        jobs.plan(validation, batch_size=1001)
+    validation = planning.validate(table([{"p": "600100200", "t": "x"}]), planning.ColumnMapping("p", message_column="t"))
+    with pytest.raises(ValidationError):
+        planning.plan(validation, batch_size=1001)
 
 
 def test_validate_and_plan_100k_rows_fast():
     phones = numbers(100_000, 500_000_000)
     frame = table([{"phone": p, "name": "Ala"} for p in phones])
     started = time.perf_counter()
-    validation = jobs.validate(frame, jobs.ColumnMapping("phone", template="Hi {name}"))
-    planned = jobs.plan(validation, batch_size=500)
+    validation = planning.validate(frame, planning.ColumnMapping("phone", template="Hi {name}"))
+    planned = planning.plan(validation, batch_size=500)
     elapsed = time.perf_counter() - started
     print(f"100k rows validated and planned in {elapsed:.2f} s")
     assert len(planned) == 200 and validation.totals.valid == 100_000
@@ -167,8 +168,8 @@ def test_send_window_in_its_own_time_zone_and_across_midnight():
 
 def make_job(store, phones, *, invalid=(), batch_size=50, **job_options):
     rows = [{"phone": p, "name": "Ala"} for p in phones] + [{"phone": p, "name": "X"} for p in invalid]
-    validation = jobs.validate(table(rows), jobs.ColumnMapping("phone", template="Hello {name}"))
-    return jobs.create_job(store, jobs.plan(validation, batch_size), name="test", **job_options)
+    validation = planning.validate(table(rows), planning.ColumnMapping("phone", template="Hello {name}"))
+    return jobs.create_job(store, planning.plan(validation, batch_size), name="test", **job_options)
 
 
 def accepted_phones(sandbox) -> collections.Counter:
@@ -237,7 +238,7 @@ def test_pause_resume_and_cancel(store, sandbox):
     progress = jobs.job_progress(store, job.id)
     assert (progress.job.state, progress.sent, progress.waiting) == (JobState.CANCELLED, 20, 80)
     assert len(sandbox.backend.accepted_messages()) == 20
-    with pytest.raises(jobs.ValidationError, match="is cancelled"):
+    with pytest.raises(ValidationError, match="is cancelled"):
         jobs.resume(store, job.id)
 
 

@@ -84,14 +84,14 @@ def test_upload_validate_send_and_see_results(app_env, sandbox):
 
 
 def test_a_reloaded_page_reopens_the_job_from_the_url(app_env, sandbox, monkeypatch):
-    from smslib import jobs
+    from smslib import jobs, planning
 
     monkeypatch.setenv("SMS_RUN_WORKER_IN_APP", "false")  # nothing sends: the states below are the page's doing
 
     at = uploaded(bulk_page(), "people.csv", CSV)
     store = resources.store()
-    validation = jobs.validate(at.session_state["bulk.table"][1], jobs.ColumnMapping("Telefon", message_column="City"))
-    job = jobs.create_job(store, jobs.plan(validation), name="earlier")
+    validation = planning.validate(at.session_state["bulk.table"][1], planning.ColumnMapping("Telefon", message_column="City"))
+    job = jobs.create_job(store, planning.plan(validation), name="earlier")
     jobs.pause(store, job.id)
     fresh = AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30)
     fresh.query_params["job"] = str(job.id)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from smslib import jobs
+from smslib import jobs, planning
 from smslib.errors import SmsError
 from smslib.models import PRIORITY_NAMES, MessageState
 from smslib.phones import normalize_series
@@ -87,12 +87,12 @@ with new_tab:
 
 # -- 2. map columns ---------------------------------------------------------------------------
 
-mapping: jobs.ColumnMapping | None = None
+mapping: planning.ColumnMapping | None = None
 if frame is not None and len(frame.columns):
     with new_tab:
         st.subheader("Columns")
         columns = [str(c) for c in frame.columns]
-        guess = jobs.guess_phone_column(frame, settings.phone_region)
+        guess = planning.guess_phone_column(frame, settings.phone_region)
         phone_column = st.selectbox("Phone numbers", columns, index=columns.index(guess) if guess in columns else 0,
                                     key="bulk.phone_column")
         mode = st.radio("Message", ["From a column", "A template"], horizontal=True, key="bulk.mode")
@@ -122,7 +122,7 @@ if frame is not None and len(frame.columns):
                 "Flash SMS for all", key="bulk.flash") or None)
             cost_column, cost_center = option("Cost centre", "cost_center", lambda: st.selectbox(
                 "Cost centre for all", [None, *settings.cost_centers], key="bulk.cost_center"))
-        mapping = jobs.ColumnMapping(
+        mapping = planning.ColumnMapping(
             phone_column, message_column=message_column, template=template if template else None,
             sender_column=sender_column, sender=sender, priority_column=priority_column, priority=priority,
             flash_column=flash_column, flash=flash, cost_center_column=cost_column, cost_center=cost_center)
@@ -130,7 +130,7 @@ if frame is not None and len(frame.columns):
             st.info("Write the template, or choose the message column.")
             mapping = None
         else:
-            preview = jobs.validate(frame.head(5), mapping, region=settings.phone_region)
+            preview = planning.validate(frame.head(5), mapping, region=settings.phone_region)
             st.caption("Preview of the first messages")
             st.dataframe(pd.DataFrame({"phone": preview.rows["given_phone"], "message": preview.rows["text"],
                                        "SMS": preview.rows["segments"], "problem": preview.rows["reason"]}),
@@ -143,7 +143,7 @@ if mapping is not None and frame is not None:
         st.subheader("Check")
         if st.button("Validate all rows", key="bulk.validate", type="primary"):
             try:
-                st.session_state[VALIDATION] = (mapping, jobs.validate(
+                st.session_state[VALIDATION] = (mapping, planning.validate(
                     frame, mapping, region=settings.phone_region, mobile_only=settings.mobile_only,
                     blocked=store.blocked, cost_centers=settings.cost_centers))
             except SmsError as e:
@@ -169,7 +169,7 @@ if mapping is not None and frame is not None:
                                      "text/csv", key="bulk.invalid_csv")
                 right.download_button("Invalid rows as XLSX", write_table(report, "xlsx"), "invalid-rows.xlsx",
                                       key="bulk.invalid_xlsx")
-            planned = jobs.plan(validation, settings.batch_size, sent_by=auth.current_user())
+            planned = planning.plan(validation, settings.batch_size, sent_by=auth.current_user())
             st.markdown(f"**{len(planned):,} gateway requests** of at most {settings.batch_size} numbers each.")
 
             # -- 5./6. schedule and send ---------------------------------------------------------
