@@ -338,20 +338,25 @@ def normalize_series(
 def _clean_many(uniques: object) -> tuple[np.ndarray, np.ndarray]:
     """``_clean`` over distinct values: vectorised for text and numbers, per value for the rest."""
     values = pd.Series(uniques)
-    objects = values.to_numpy(dtype=object)
     cleaned = np.full(len(values), None, dtype=object)
     done = np.zeros(len(values), dtype=bool)
     if values.dtype.kind in "iuf":
         cleaned[:], done[:] = _clean_numbers(values.to_numpy())
+    elif isinstance(values.dtype, pd.StringDtype):  # a text column: every distinct value is a str
+        cleaned[:], done[:] = _clean_texts(values.array)
     else:
+        objects = values.to_numpy(dtype=object)
         kinds = np.fromiter((_KINDS.get(type(v), 0) for v in objects), dtype=np.int8, count=len(objects))
         for kind, clean in ((1, _clean_texts), (2, _clean_floats), (3, _clean_ints)):
             rows = np.flatnonzero(kinds == kind)
             if len(rows):
                 cleaned[rows], done[rows] = clean(objects[rows])
     errors = np.full(len(values), None, dtype=object)
-    for i in np.flatnonzero(~done):
-        cleaned[i], errors[i] = _clean(objects[i])
+    undone = np.flatnonzero(~done)
+    if len(undone):
+        objects = values.to_numpy(dtype=object)
+        for i in undone:
+            cleaned[i], errors[i] = _clean(objects[i])
     return cleaned, errors
 
 
@@ -380,14 +385,19 @@ def _clean_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.full(len(values), None, dtype=object), np.zeros(len(values), dtype=bool)
 
 
-def _clean_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _clean_texts(values: np.ndarray | pd.api.extensions.ExtensionArray) -> tuple[np.ndarray, np.ndarray]:
     """The common steps of ``_clean_text``, vectorised; rows that need more are left undone."""
-    texts = pd.Series(values, dtype=_STR).str.replace(_INVISIBLE_RE, "", regex=True).str.removeprefix("'")
-    texts = texts.str.replace(_FORMULA_RE, r"\1", regex=True)
-    texts = texts.str.replace(_WHOLE_FLOAT_RE, r"\1", regex=True)
-    # scientific notation (4.86E+10) keeps its E, fails the last match and goes to _clean_text
-    texts = texts.str.replace(_SEPARATORS_RE, "", regex=True)
-    ok = _bool(texts.str.fullmatch(_CLEAN_RE))
+    texts = pd.Series(values, dtype=_STR)
+    ok = _bool(texts.str.fullmatch(_CLEAN_RE))  # already clean: nothing to strip
+    messy = np.flatnonzero(~ok)
+    if len(messy):
+        tidied = texts.iloc[messy].str.replace(_INVISIBLE_RE, "", regex=True).str.removeprefix("'")
+        tidied = tidied.str.replace(_FORMULA_RE, r"\1", regex=True)
+        tidied = tidied.str.replace(_WHOLE_FLOAT_RE, r"\1", regex=True)
+        # scientific notation (4.86E+10) keeps its E, fails the last match and goes to _clean_text
+        tidied = tidied.str.replace(_SEPARATORS_RE, "", regex=True)
+        texts.iloc[messy] = tidied
+        ok[messy] = _bool(tidied.str.fullmatch(_CLEAN_RE))
     return np.where(ok, texts.to_numpy(dtype=object, na_value=None), None), ok
 
 
@@ -570,20 +580,32 @@ class _FastRules:
         return np.asarray(self.length_verdicts)[lengths]
 
     def _types(self, national: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """(valid, FIXED_LINE) as libphonenumber's number type says."""
+        """(valid, FIXED_LINE) as libphonenumber's number type says.
+
+        valid = general & (mobile | fixed | other); FIXED_LINE = general & fixed & ~mobile & ~other.
+        A mobile settles both, so fixed line and the other types are only matched for the
+        rest: for a list of mobiles that is one pattern instead of eleven.
+        """
         general = self.general.matches(national)
-        other = np.zeros(len(national), dtype=bool)
-        for desc in self.others:
-            other |= desc.matches(national)
-        fixed = self.fixed_line.matches(national) if self.fixed_line else np.zeros(len(national), dtype=bool)
-        mobile = self.mobile.matches(national) if self.mobile else np.zeros(len(national), dtype=bool)
-        if self.same_mobile_and_fixed_line:
-            # the mobile pattern is then consulted only through the fixed-line one
-            mobile = np.zeros(len(national), dtype=bool)
-            known_fixed_line = np.zeros(len(national), dtype=bool)
-        else:
-            known_fixed_line = fixed & ~mobile
-        return general & (other | fixed | mobile), general & ~other & known_fixed_line
+        valid = np.zeros(len(national), dtype=bool)  # so far: the mobiles
+        if self.mobile is not None and not self.same_mobile_and_fixed_line:
+            # with the same patterns, the mobile one is consulted only through the fixed-line one
+            candidates = np.flatnonzero(general)
+            valid[candidates] = self.mobile.matches(national.iloc[candidates])
+        undecided = np.flatnonzero(general & ~valid)
+        fixed_line = np.zeros(len(national), dtype=bool)
+        if len(undecided):
+            rest = national.iloc[undecided]
+            fixed = self.fixed_line.matches(rest) if self.fixed_line else np.zeros(len(rest), dtype=bool)
+            other = np.zeros(len(rest), dtype=bool)
+            for desc in self.others:
+                open_ = np.flatnonzero(~other)
+                if not len(open_):
+                    break
+                other[open_] = desc.matches(rest.iloc[open_])
+            valid[undecided] = fixed | other
+            fixed_line[undecided] = fixed & ~other
+        return valid, fixed_line
 
 
 def _bool(values: pd.Series) -> np.ndarray:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -190,22 +190,30 @@ def validate(
     reason[reason.isna() & phones["phone"].isin(list(blocked_set)).fillna(False).astype(bool)] = BLOCKED
 
     rows = pd.DataFrame({
-        "given_phone": frame[mapping.phone_column].astype(str).to_numpy(),
-        "phone": phones["phone"].astype(object).to_numpy(),
-        "text": text.astype(object).to_numpy(),
-        "sender": sender.to_numpy(),
-        "priority": priority.to_numpy(),
-        "flash": flash.to_numpy(),
-        "cost_center": cost_center.to_numpy(),
-        "segments": measured["segments"].to_numpy(),
-        "encoding": measured["encoding"].astype(object).to_numpy(),
-        "reason": reason.to_numpy(),
-    }, index=index)
-    ok = rows["reason"].isna()
-    # A repeat only counts against an earlier *valid* row with the same number and text.
-    repeat = ok & rows[ok].duplicated(subset=["phone", "text"], keep="first").reindex(index, fill_value=False)
-    rows["status"] = np.where(~ok, "invalid", np.where(repeat, "duplicate", "valid"))
+        "given_phone": frame[mapping.phone_column].astype(str),
+        "phone": phones["phone"],
+        "text": text,
+        "sender": sender,
+        "priority": priority,
+        "flash": flash,
+        "cost_center": cost_center,
+        "segments": measured["segments"],
+        "encoding": measured["encoding"],
+        "reason": reason,
+    }, index=index, copy=False)
+    ok = rows["reason"].isna().to_numpy()
+    rows["status"] = np.where(~ok, "invalid", np.where(_repeats(rows["phone"], text, ok), "duplicate", "valid"))
     return Validation(rows)
+
+
+def _repeats(phone: pd.Series, text: pd.Series, ok: np.ndarray) -> np.ndarray:
+    """Rows repeating an earlier *valid* row's number and text (only valid rows can repeat)."""
+    phone_codes, phones_seen = pd.factorize(phone)
+    text_codes, _ = pd.factorize(text)
+    pair = text_codes.astype(np.int64) * (len(phones_seen) + 1) + phone_codes  # +1: the -1 of a missing number
+    repeat = np.zeros(len(pair), dtype=bool)
+    repeat[ok] = pd.Series(pair[ok]).duplicated(keep="first").to_numpy()
+    return repeat
 
 
 def _mapped_columns(mapping: ColumnMapping) -> list[str]:
@@ -228,7 +236,8 @@ def _option(frame: pd.DataFrame, column: str | None, value: object) -> pd.Series
     if column is None:
         return pd.Series([value if value not in ("", None) else None] * len(frame), index=frame.index, dtype=object)
     cells = frame[column].astype(str).str.strip()
-    return cells.where(cells != "", None).astype(object)
+    # object first: a text column would turn the None back into NaN (and NaN is a truthy "sender")
+    return cells.astype(object).where(cells != "", None)
 
 
 def _priorities(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd.Series]:
@@ -249,7 +258,7 @@ def _flashes(frame: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.Series, pd
         return (pd.Series([mapping.flash] * len(frame), index=frame.index, dtype=object),
                 pd.Series(False, index=frame.index, dtype=bool))
     cells = frame[mapping.flash_column].astype(str).str.strip().str.lower()
-    parsed = pd.Series(None, index=frame.index, dtype=object)
+    parsed = pd.Series([None] * len(frame), index=frame.index, dtype=object)  # Series(None) would hold NaN
     parsed[cells.isin(_TRUE)] = True
     parsed[cells.isin(_FALSE)] = False
     bad = (cells != "") & parsed.isna()
@@ -272,44 +281,111 @@ class PlannedBatch:
     encoding: str
 
 
-def plan(validation: Validation, batch_size: int = 500, *, sent_by: str = "local") -> list[PlannedBatch]:
+class Plan(Sequence[PlannedBatch]):
+    """The gateway requests of a plan, in order: a sequence of ``PlannedBatch``.
+
+    Held as columns (the numbers and rows in sending order, where each request starts and
+    ends, the text and options of each group), so planning 100k different texts costs a
+    few array operations; a ``PlannedBatch`` is built when someone looks at it.
+    """
+
+    def __init__(self, *, phones: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 batch_group: np.ndarray, groups: dict[str, list[Any]], sent_by: str) -> None:
+        self._phones, self._rows = phones, rows
+        self._starts, self._ends, self._batch_group = starts, ends, batch_group
+        self._groups = groups
+        self._sent_by = sent_by
+        self._options: dict[tuple[Any, ...], SendOptions] = {}
+
+    @classmethod
+    def empty(cls) -> Plan:
+        nothing = np.zeros(0, dtype=np.int64)
+        return cls(phones=np.array([], dtype=object), rows=nothing, starts=nothing, ends=nothing,
+                   batch_group=nothing, groups={c: [] for c in _GROUP_COLUMNS}, sent_by="local")
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedBatch: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedBatch]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedBatch | list[PlannedBatch]:
+        if isinstance(index, slice):
+            return [self._batch(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"plan has {len(self)} requests, no request {index}")
+        return self._batch(index)
+
+    def __iter__(self) -> Iterator[PlannedBatch]:
+        return (self._batch(i) for i in range(len(self)))
+
+    @property
+    def numbers(self) -> int:
+        """Recipients over all requests (a number appears once per different text)."""
+        return len(self._phones)
+
+    def _batch(self, i: int) -> PlannedBatch:
+        start, end, g = int(self._starts[i]), int(self._ends[i]), int(self._batch_group[i])
+        groups = self._groups
+        return PlannedBatch(
+            seq=i + 1, phones=tuple(self._phones[start:end].tolist()),
+            source_rows=tuple(self._rows[start:end].tolist()), text=str(groups["text"][g]),
+            options=self._options_of(g), segments=int(groups["segments"][g]), encoding=str(groups["encoding"][g]))
+
+    def _options_of(self, g: int) -> SendOptions:
+        groups = self._groups
+        key = (groups["sender"][g], groups["priority"][g], groups["flash"][g], groups["cost_center"][g])
+        options = self._options.get(key)
+        if options is None:
+            options = self._options[key] = SendOptions(
+                sender=key[0], priority=_int_or_none(key[1]), flash=_bool_or_none(key[2]), cost_center=key[3],
+                sent_by=self._sent_by)
+        return options
+
+
+_KEY_COLUMNS = ("text", "sender", "priority", "flash", "cost_center")
+_GROUP_COLUMNS = (*_KEY_COLUMNS, "segments", "encoding")
+
+
+def plan(validation: Validation, batch_size: int = 500, *, sent_by: str = "local") -> Plan:
     """Group the valid rows by (text, sender, priority, flash, cost centre) into requests of
     at most ``batch_size`` numbers, in the order the groups first appear in the file."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValidationError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {batch_size}.", field="batch_size")
     valid = validation.valid
     if valid.empty:
-        return []
-    keys = valid[["text", "sender", "priority", "flash", "cost_center"]].astype(str)
-    group = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-    # The first appearance of each group decides the order of the groups.
-    first_row = np.full(group.max() + 1, len(group))
-    np.minimum.at(first_row, group, np.arange(len(group)))
-    order = np.lexsort((np.arange(len(group)), first_row[group]))
-    phones = valid["phone"].to_numpy()[order].tolist()
-    rows = [int(r) for r in valid.index.to_numpy()[order].tolist()]
-    group = group[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    ends = np.r_[starts[1:], len(group)]
-    first = order[starts]  # each group's first row, in the valid frame's positions
-    columns = {c: valid[c].to_numpy()[first].tolist() for c in ("text", "sender", "priority", "flash",
-                                                                "cost_center", "segments", "encoding")}
-    option_cache: dict[tuple[Any, ...], SendOptions] = {}
-    planned: list[PlannedBatch] = []
-    for g, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
-        key = (columns["sender"][g], columns["priority"][g], columns["flash"][g], columns["cost_center"][g])
-        options = option_cache.get(key)
-        if options is None:
-            options = option_cache[key] = SendOptions(
-                sender=key[0], priority=_int_or_none(key[1]), flash=_bool_or_none(key[2]), cost_center=key[3],
-                sent_by=sent_by)
-        text, segments, encoding = str(columns["text"][g]), int(columns["segments"][g]), str(columns["encoding"][g])
-        for chunk in range(start, end, batch_size):
-            stop = min(chunk + batch_size, end)
-            planned.append(PlannedBatch(
-                seq=len(planned) + 1, phones=tuple(phones[chunk:stop]), source_rows=tuple(rows[chunk:stop]),
-                text=text, options=options, segments=segments, encoding=encoding))
-    return planned
+        return Plan.empty()
+    group = _first_appearance_groups(valid)
+    order = np.argsort(group, kind="stable")  # groups in order of first appearance, rows in file order
+    sizes = np.bincount(group)
+    group_start = np.r_[0, np.cumsum(sizes)[:-1]]
+    # Each group becomes ceil(size / batch_size) requests; request k of group g starts k batches in.
+    chunks = -(-sizes // batch_size)
+    batch_group = np.repeat(np.arange(len(sizes)), chunks)
+    first_batch = np.r_[0, np.cumsum(chunks)[:-1]]
+    starts = group_start[batch_group] + (np.arange(len(batch_group)) - first_batch[batch_group]) * batch_size
+    ends = np.minimum(starts + batch_size, (group_start + sizes)[batch_group])
+    first_row = order[group_start]  # each group's first row, in the valid frame's positions
+    return Plan(
+        phones=valid["phone"].to_numpy(dtype=object)[order], rows=valid.index.to_numpy(dtype=np.int64)[order],
+        starts=starts, ends=ends, batch_group=batch_group,
+        groups={c: valid[c].take(first_row).tolist() for c in _GROUP_COLUMNS}, sent_by=sent_by)
+
+
+def _first_appearance_groups(valid: pd.DataFrame) -> np.ndarray:
+    """A group number per row, equal for rows with the same text and options, numbered in the
+    order the groups first appear. Each column is factorized and the codes combined pairwise
+    (re-factorized after each step, so the combined key never outgrows the row count)."""
+    group = np.zeros(len(valid), dtype=np.int64)
+    for column in _KEY_COLUMNS:
+        codes, uniques = pd.factorize(valid[column], use_na_sentinel=False)
+        group, _ = pd.factorize(group * len(uniques) + codes)  # codes follow first appearance
+    return group
 
 
 def _int_or_none(value: object) -> int | None:

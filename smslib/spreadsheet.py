@@ -62,6 +62,7 @@ XLSX_FAR_CELL = re.compile(rb'<c r="(?:[A-Za-z]{3}|[B-Zb-z][A-Za-z]|[Aa][Y-Zy-z]
 XLSX_PLAIN_ROW = re.compile(rb'<c r="[A-Za-z]+([0-9]+)')
 XLSX_PLAIN_COLUMN = re.compile(rb'<c r="([A-Za-z]+)')
 XLSX_PREFIXED_CELL = re.compile(rb"<\w+:c[\s>/]")
+XLSX_OTHER_CELL_TAG = re.compile(rb'<c(?! r=")[\s>/]')  # a cell tag not written <c r="
 # For cells written any other way (no reference, other quotes or spacing, a namespace prefix).
 XLSX_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
 XLSX_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
@@ -276,9 +277,10 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
             "accepts from one upload; a normal spreadsheet of this size does not do that. "
             "Export the data as CSV instead."
         )
-    for member in members:
-        _read_member(archive, member, keep=False)
     names = {member.filename for member in members}
+    for member in members:
+        if not ("xl/workbook.xml" in names and _xlsx_part_with_cells(member.filename)):
+            _read_member(archive, member, keep=False)  # the parts with cells: _refuse_vast_xlsx_sheets
     mimetype = _read_member(archive, "mimetype")[:100] if "mimetype" in names else b""
     if "xl/workbook.xml" in names:
         return "xlsx"
@@ -316,8 +318,7 @@ def _refuse_vast_xlsx_sheets(archive: zipfile.ZipFile, filename: str) -> None:
     so a few kilobytes naming cells A1 and XFD1048576 would abort the process.
     """
     for member in archive.infolist():
-        name = member.filename
-        if not name.startswith("xl/") or not name.endswith(".xml") or name in XLSX_PARTS_WITHOUT_CELLS:
+        if not _xlsx_part_with_cells(member.filename):
             continue
         xml = _read_member(archive, member)
         if _xlsx_cells_plainly_referenced(xml):
@@ -331,10 +332,21 @@ def _refuse_vast_xlsx_sheets(archive: zipfile.ZipFile, filename: str) -> None:
             raise _too_vast(filename, rows, columns)
 
 
+def _xlsx_part_with_cells(name: str) -> bool:
+    """Whether an XLSX member may hold cells (a sheet, or anything calamine might read as one)."""
+    return name.startswith("xl/") and name.endswith(".xml") and name not in XLSX_PARTS_WITHOUT_CELLS
+
+
 def _xlsx_cells_plainly_referenced(xml: bytes) -> bool:
-    """True when every cell tag starts ``<c r="``, as Excel, LibreOffice and the Python writers save them."""
-    cell_tags = xml.count(b"<c ") + xml.count(b"<c>") + xml.count(b"<c/>")
-    return cell_tags == xml.count(b'<c r="') and XLSX_PREFIXED_CELL.search(xml) is None
+    """True when every cell tag starts ``<c r="``, as Excel, LibreOffice and the Python writers save them.
+
+    Two counts settle the usual sheet: when every ``<c`` is a ``<c r="`` there is no other
+    cell tag; otherwise (``<col>``, ``<cols>`` ...) a pattern looks at the rest. A namespace
+    prefix (``<x:c``) needs ``:c``, which an unprefixed sheet rarely holds at all.
+    """
+    if xml.count(b"<c") != xml.count(b'<c r="') and XLSX_OTHER_CELL_TAG.search(xml) is not None:
+        return False
+    return b":c" not in xml or XLSX_PREFIXED_CELL.search(xml) is None
 
 
 def _xlsx_extent_bound(xml: bytes) -> tuple[int, int]:
@@ -700,14 +712,14 @@ def _parse_delimited(text: str, delimiter: str, width: int, row_cap: int) -> pd.
         sep=delimiter,
         header=None,
         names=range(width),
-        dtype=object,
+        dtype="str",
         keep_default_na=False,
         na_filter=False,
         # Blank lines stay so that row numbers match the file; _tidy drops them.
         skip_blank_lines=False,
         nrows=row_cap,
         engine="c",
-    ).astype("str")
+    )
 
 
 def _parser_reason(error: pd.errors.ParserError) -> str:
