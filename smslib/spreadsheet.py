@@ -129,6 +129,7 @@ NUMBER_LIKE = re.compile(r"(?=.*\d)[\d\s+\-().,/:']+")
 # file can encode). Newline, CR and tab are kept: they are layout inside a cell.
 HIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_SIGNED_NUMBER = re.compile(r"[+-][0-9]+(?:[.,][0-9]+)?")  # +48600123456, -5, -12,5
 
 
 def read_table(
@@ -172,28 +173,34 @@ def list_sheets(source: Source, filename: str, *, max_bytes: int = DEFAULT_MAX_B
         return _visible_sheets(workbook)
 
 
-def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+def neutralize_formulas(df: pd.DataFrame, *, keep_plain_numbers: bool = False) -> pd.DataFrame:
     """A copy of ``df`` whose text cells and names starting with = + - @ tab or CR get a leading ``'``
-    (and whose hidden characters are written out, see ``_neutralize_cell``)."""
+    (and whose hidden characters are written out, see ``_neutralize_cell``).
+
+    ``keep_plain_numbers``: leave text that is only a signed number (``+48600123456``, ``-5``)
+    as it is. Safe where cells are stored as text (XLSX): even retyped, such a cell can only
+    become that number, never run anything. A CSV has no cell types, so there it is off.
+    """
+    neutralize = _neutralize_cell_keeping_numbers if keep_plain_numbers else _neutralize_cell
     out = df.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            out.isetitem(position, column.map(_neutralize_cell, na_action="ignore"))
-    out.columns = [_neutralize_cell(name) for name in out.columns]
+            out.isetitem(position, column.map(neutralize, na_action="ignore"))
+    out.columns = [neutralize(name) for name in out.columns]
     return out
 
 
 def write_table(df: pd.DataFrame, fmt: str) -> bytes:
     """Export ``df`` (without its index) as ``"csv"`` (UTF-8 with BOM) or ``"xlsx"``, formulas neutralised."""
-    safe = neutralize_formulas(df)
     if fmt == "csv":
         # The BOM is what makes Excel read UTF-8 (and so Polish letters) instead of the ANSI code page.
-        return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        return neutralize_formulas(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
         options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+            safe = neutralize_formulas(df, keep_plain_numbers=True)  # the cells are stored as text
             _without_timezones(safe).to_excel(writer, index=False, sheet_name="Sheet1")
         return buffer.getvalue()
     raise SpreadsheetError(f"Unknown export format {fmt!r}; use 'csv' or 'xlsx'.")
@@ -885,6 +892,13 @@ def _neutralize_cell(value: object) -> object:
     if HIDDEN_CHARACTERS.search(value):
         value = HIDDEN_CHARACTERS.sub(lambda match: f"<U+{ord(match.group()):04X}>", value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _neutralize_cell_keeping_numbers(value: object) -> object:
+    """``_neutralize_cell``, except that a signed number (``+48600123456``) stays as it is."""
+    if isinstance(value, str) and PLAIN_SIGNED_NUMBER.fullmatch(value):
+        return value
+    return _neutralize_cell(value)
 
 
 def _without_timezones(df: pd.DataFrame) -> pd.DataFrame:

@@ -539,8 +539,16 @@ def test_xlsx_export_holds_text_not_formulas_and_round_trips() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
     back = read_table(data, "export.xlsx")
-    assert back.to_numpy().tolist() == neutralize_formulas(df).astype(str).to_numpy().tolist()
+    assert back.to_numpy().tolist() == neutralize_formulas(df, keep_plain_numbers=True).astype(str).to_numpy().tolist()
     assert back["Count"].tolist() == ["-5", "3", "0"]
+
+
+def test_phone_numbers_keep_their_plus_in_xlsx_but_formulas_do_not_pass() -> None:
+    df = pd.DataFrame({"Phone": ["+48600123456", "-12,5", "+48 600", "-2+3+cmd|' /C calc'!A0", "+1.5e3"]})
+    xlsx = read_table(write_table(df, "xlsx"), "export.xlsx")["Phone"].tolist()
+    assert xlsx == ["+48600123456", "-12,5", "'+48 600", "'-2+3+cmd|' /C calc'!A0", "'+1.5e3"]
+    # A CSV has no text cells: Excel would read +48600123456 as a formula there, so it keeps its '.
+    assert read_table(write_table(df, "csv"), "export.csv")["Phone"].tolist()[0] == "'+48600123456"
 
 
 def test_xlsx_export_accepts_timezone_aware_times() -> None:
