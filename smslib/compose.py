@@ -6,12 +6,14 @@ a frozen ``ComposePlan`` (what will be sent, to whom, and what it will cost), an
 ``send_plan`` sends it through ``sending.send_and_record`` — the TransactionId of the plan
 is the guard against sending twice. ``explain_outcome`` turns the result into a sentence
 and ``transaction_id_after`` says whether the next send needs a fresh TransactionId.
+``plan_test_send`` is the one-click test: it keeps its TransactionId while the test is the
+same message, so that clicking it twice sends one SMS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .client import new_transaction_id
@@ -185,6 +187,11 @@ class ComposePlan:
     segments: int
     encoding: str
 
+    def same_message(self, other: ComposePlan | None) -> bool:
+        """True when ``other`` sends the same text with the same options to the same numbers, whatever its
+        TransactionId."""
+        return other is not None and replace(self, transaction_id="") == replace(other, transaction_id="")
+
     @property
     def billed(self) -> int:
         """SMS billed: segments × recipients."""
@@ -279,10 +286,15 @@ def build_plan(
     ))
 
 
-def plan_test_send(given: ComposeInput, test_phone: str, *, region: str = "PL", **plan_options: Any) -> PlanCheck:
+def plan_test_send(given: ComposeInput, test_phone: str, *, region: str = "PL",
+                   offered: ComposePlan | None = None, **plan_options: Any) -> PlanCheck:
     """The plan of a one-click test send: the same text and options to ``test_phone`` only.
 
-    It gets its own TransactionId, so it never collides with the real send.
+    Its TransactionId is never the real send's. It is the one of ``offered`` (the test the
+    button offered before) while the test is the same message, so a second click, a rerun
+    or a retry after an unclear outcome sends nothing twice: the store answers a
+    TransactionId it knows, and the gateway de-duplicates one it has seen. A change of the
+    text or an option makes a new test with a new TransactionId; so does ``offered=None``.
     ``plan_options`` are those of ``build_plan`` (allowed senders, cost centres, ...).
     """
     recipients = check_recipients(test_phone, region=region)
@@ -291,13 +303,17 @@ def plan_test_send(given: ComposeInput, test_phone: str, *, region: str = "PL", 
         return PlanCheck(None, (f"The test number (SMS_TEST_PHONE) is not usable: {reason}.",))
     given = ComposeInput(test_phone, given.text, given.sender, given.priority, given.flash, given.cost_center,
                          given.channel, new_transaction_id())
-    return build_plan(given, recipients, **plan_options)
+    check = build_plan(given, recipients, **plan_options)
+    if check.plan is not None and check.plan.same_message(offered):
+        return PlanCheck(replace(check.plan, transaction_id=offered.transaction_id))
+    return check
 
 
 def send_plan(client: Any, store: Store, plan: ComposePlan, *, phone_format: str = "digits",
-              sent_by: str = "local") -> SendOutcome:
+              sent_by: str = "local", retry_uncertain: bool = False) -> SendOutcome:
     """Send the plan once: a TransactionId already in the store is answered from the store.
 
+    An uncertain send is sent again only with ``retry_uncertain`` (see ``retries_uncertain``).
     Errors are returned on the outcome (``outcome.exception``), except those raised before
     anything is written (``sending.send_and_record``'s ``ConflictError`` and the like).
     """
@@ -305,8 +321,18 @@ def send_plan(client: Any, store: Store, plan: ComposePlan, *, phone_format: str
         client, store, list(plan.phones), plan.text,
         sender=plan.sender, priority=plan.priority, flash=plan.flash, cost_center=plan.cost_center,
         transaction_id=plan.transaction_id, channel=plan.channel, sent_by=sent_by,
-        phone_format=phone_format, retry_uncertain=False,
+        phone_format=phone_format, retry_uncertain=retry_uncertain,
     )
+
+
+def retries_uncertain(plan: ComposePlan, *, gateway_deduplicates: bool) -> bool:
+    """Whether sending an uncertain ``plan`` again with its TransactionId is safe.
+
+    Only through /Smses, and only when the gateway de-duplicates TransactionIds
+    (``SMS_GATEWAY_DEDUPLICATES``): it then answers a send it has already made with the
+    original message ids instead of sending it again. /SimpleApi carries no TransactionId.
+    """
+    return gateway_deduplicates and plan.channel is Channel.SMSES
 
 
 # -- after sending --------------------------------------------------------------------------
@@ -323,8 +349,12 @@ class OutcomeView:
     detail: str = ""
 
 
-def explain_outcome(outcome: SendOutcome) -> OutcomeView:
-    """Put a send's outcome into words: what happened, and what to do next."""
+def explain_outcome(outcome: SendOutcome, *, retried_if_uncertain: bool = False) -> OutcomeView:
+    """Put a send's outcome into words: what happened, and what to do next.
+
+    ``retried_if_uncertain``: sending again resends an uncertain message with its
+    TransactionId for the gateway to de-duplicate (``retries_uncertain``).
+    """
     count = _plural(len(outcome.phones), "recipient")
     if outcome.state is BatchState.ACCEPTED:
         if outcome.replayed:
@@ -335,6 +365,12 @@ def explain_outcome(outcome: SendOutcome) -> OutcomeView:
     if outcome.state is BatchState.REJECTED:
         return OutcomeView("error", f"Not sent: {reason}",
                            "Nothing went out. Correct the field named above and send again.")
+    if outcome.state is BatchState.UNCERTAIN and retried_if_uncertain:
+        return OutcomeView(
+            "warning", f"Uncertain: {reason}",
+            f"The gateway may or may not have sent this message. Send again: the same TransactionId "
+            f"({outcome.transaction_id}) is used and the gateway de-duplicates it, so it cannot arrive twice.",
+        )
     if outcome.state is BatchState.UNCERTAIN:
         return OutcomeView(
             "warning", f"Uncertain: {reason}",

@@ -169,6 +169,27 @@ def test_test_send_plan_goes_to_the_test_phone_with_its_own_transaction_id():
     assert "not usable" in compose.plan_test_send(given, "12").problems[0]
 
 
+def test_a_test_keeps_its_transaction_id_while_it_is_the_same_message():
+    given = ComposeInput("", "Hi", sender="ACME", transaction_id="main")
+    first = compose.plan_test_send(given, "600 100 200").plan
+    again = compose.plan_test_send(given, "600 100 200", offered=first).plan
+    assert again == first  # a second click, a rerun, a retry: the same TransactionId
+    for changed in (ComposeInput("", "Hi!", sender="ACME"), ComposeInput("", "Hi", sender="Shop"),
+                    ComposeInput("", "Hi", sender="ACME", priority=3)):
+        other = compose.plan_test_send(changed, "600 100 200", offered=first).plan
+        assert other.transaction_id not in (first.transaction_id, "main") and not other.same_message(first)
+    renewed = compose.plan_test_send(given, "600 100 200", offered=None).plan
+    assert renewed.same_message(first) and renewed.transaction_id != first.transaction_id
+
+
+def test_only_an_uncertain_smses_send_to_a_deduplicating_gateway_is_retried():
+    smses = _plan(transaction_id="t").plan
+    simple = build_plan(ComposeInput("600123456", "Hi", channel=Channel.SIMPLEAPI), check_recipients("600123456")).plan
+    assert compose.retries_uncertain(smses, gateway_deduplicates=True)
+    assert not compose.retries_uncertain(smses, gateway_deduplicates=False)
+    assert not compose.retries_uncertain(simple, gateway_deduplicates=True)
+
+
 # -- sending -----------------------------------------------------------------------------------
 
 
@@ -208,6 +229,25 @@ def test_an_uncertain_send_keeps_its_transaction_id(client, store, sandbox):
     sandbox.backend.configure_faults(fail_rate=0.0)
     assert compose.send_plan(client, store, plan).state is BatchState.UNCERTAIN  # not sent again on its own
     assert sandbox.backend.accepted_messages() == []
+
+
+def test_an_uncertain_send_retried_with_its_transaction_id_is_deduplicated_by_the_gateway(sandbox, store):
+    from smslib.client import SmsClient
+
+    sandbox.backend.configure_faults(hang_after_accept_rate=1.0, hang_seconds=1.0, endpoints=("smses",))
+    plan = _plan(transaction_id="t-lost-answer").plan
+    with SmsClient(sandbox.url, sandbox.username, sandbox.password, retry_attempts=1, read_timeout=0.3,
+                   sleep=lambda s: None) as client:
+        lost = compose.send_plan(client, store, plan, retry_uncertain=True)
+        assert lost.state is BatchState.UNCERTAIN  # the gateway sent it, the answer never came
+        view = compose.explain_outcome(lost, retried_if_uncertain=True)
+        assert "de-duplicates" in view.detail and "t-lost-answer" in view.detail
+        sandbox.backend.configure_faults(hang_after_accept_rate=0.0)
+        retried = compose.send_plan(client, store, plan, retry_uncertain=True)
+    accepted = sandbox.backend.accepted_messages()
+    assert retried.accepted and len(accepted) == 2  # two recipients, sent once
+    assert set(retried.message_ids) == {m["message_id"] for m in accepted}
+    assert {m.state for m in store.batch_messages(retried.batch_id)} == {MessageState.PENDING}
 
 
 def test_a_rate_limited_send_is_pending_and_retried_with_the_same_id(sandbox, store):

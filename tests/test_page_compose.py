@@ -200,6 +200,69 @@ def test_one_click_test_send(page_env, sandbox):
     assert [m["phone"] for m in sandbox.backend.accepted_messages()] == ["48600100200"]
 
 
+def test_a_double_click_on_the_test_button_sends_one_sms(page_env, sandbox):
+    page_env.setenv("SMS_TEST_PHONE", "600100200")
+    at = fill(open_page(), recipients="")
+    at.button(key="compose.test_send").click().run()
+    at.button(key="compose.test_send").click().run()  # the second click of a double click
+    assert not at.exception, at.exception
+    assert "Test send: Already sent to 1 recipient: nothing was sent again." in texts(at.info)
+    assert len(sandbox.backend.accepted_messages()) == 1
+    assert len(stored_messages()) == 1
+    main_tid = at.text_input(key="compose.transaction_id").value
+    assert stored_messages()[0].transaction_id != main_tid  # the test never spends the real send's key
+
+    # A changed text is a new test; so is the same text once a new TransactionId is asked for.
+    at.text_area(key="compose.text").input("Hello again").run()
+    at.button(key="compose.test_send").click().run()
+    assert "Test send: Sent to 1 recipient." in texts(at.success)
+    at.button(key="compose.test_renew").click().run()
+    at.button(key="compose.test_send").click().run()
+    assert "Test send: Sent to 1 recipient." in texts(at.success)
+    sent = sandbox.backend.accepted_messages()
+    assert [m["message"] for m in sent] == ["Hello from the test", "Hello again", "Hello again"]
+    assert len({m["transaction_id"] for m in sent}) == 3
+    assert len(stored_messages()) == 3
+
+
+def test_a_test_whose_answer_was_lost_is_sent_again_with_its_transaction_id(page_env, sandbox):
+    page_env.setenv("SMS_TEST_PHONE", "600100200")
+    page_env.setenv("SMS_RETRY_ATTEMPTS", "1")
+    page_env.setenv("SMS_READ_TIMEOUT", "0.3")
+    at = fill(open_page(), recipients="")
+    sandbox.backend.configure_faults(hang_after_accept_rate=1.0, hang_seconds=1.0, endpoints=("smses",))
+    at.button(key="compose.test_send").click().run()
+    warning = texts(at.warning)
+    assert "Test send: Uncertain" in warning
+    assert "de-duplicates it" in texts(at.caption)
+    assert not [b for b in at.button if b.key == "compose.test_renew"]  # sending again is the safe way
+    sandbox.backend.configure_faults(hang_after_accept_rate=0.0)
+    at.button(key="compose.test_send").click().run()
+    assert "Test send: Sent to 1 recipient." in texts(at.success)
+    sent = sandbox.backend.accepted_messages()
+    assert len(sent) == 1  # the gateway had it: it answered with the first send's id
+    stored = stored_messages()
+    assert [(m.message_id, m.transaction_id) for m in stored] == [
+        (sent[0]["message_id"], sent[0]["transaction_id"])]
+    assert stored[0].state is MessageState.PENDING
+
+
+def test_without_deduplication_an_uncertain_test_is_not_sent_again_by_a_click(page_env, sandbox):
+    page_env.setenv("SMS_TEST_PHONE", "600100200")
+    page_env.setenv("SMS_RETRY_ATTEMPTS", "1")
+    page_env.setenv("SMS_GATEWAY_DEDUPLICATES", "false")
+    at = fill(open_page(), recipients="")
+    sandbox.backend.configure_faults(fail_rate=1.0, endpoints=("smses",))
+    at.button(key="compose.test_send").click().run()
+    sandbox.backend.configure_faults(fail_rate=0.0)
+    at.button(key="compose.test_send").click().run()
+    assert "Test send: Uncertain" in texts(at.warning)
+    assert sandbox.backend.accepted_messages() == []
+    at.button(key="compose.test_renew").click().run()  # a person's decision: a new send
+    at.button(key="compose.test_send").click().run()
+    assert len(sandbox.backend.accepted_messages()) == 1
+
+
 def test_templates_are_saved_and_reused(page_env):
     at = fill(open_page(), text="Your parcel is ready")
     at.text_input(key="compose.template_name").input("parcel").run()

@@ -25,11 +25,13 @@ store = resources.store()
 PLAN = "compose.plan"          # the ComposePlan under confirmation (dialog open), or None
 RESULT = "compose.result"      # the last Sent (or an error sentence) shown under the form
 TRANSLIT = "compose.translit"  # (text after, description) of the last transliteration
+TEST = "compose.test"          # the ComposePlan the test button offers (its TransactionId lasts while it does)
 st.session_state.setdefault("compose.recipients", "")
 st.session_state.setdefault("compose.text", "")
 st.session_state.setdefault("compose.transaction_id", new_transaction_id())
 st.session_state.setdefault(PLAN, None)
 st.session_state.setdefault(RESULT, None)
+st.session_state.setdefault(TEST, None)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Sent:
     plan: compose.ComposePlan
     outcome: SendOutcome
     test: bool = False
+    retried_if_uncertain: bool = False  # sending again resends it, if uncertain, for the gateway to de-duplicate
 
 
 # -- callbacks: they run before the page is drawn, so they may set widget values ----------------
@@ -77,17 +80,24 @@ def _send_confirmed() -> None:
 
 
 def _send_test(plan: compose.ComposePlan) -> None:
+    # The plan keeps its TransactionId while the test is the same message (compose.plan_test_send):
+    # a second click is answered from the store, a retry after an unclear outcome by the gateway.
     _send(plan, test=True)
 
 
+def _another_test() -> None:
+    st.session_state[TEST] = None  # the next test of the same message gets a new TransactionId
+
+
 def _send(plan: compose.ComposePlan, *, test: bool) -> None:
+    retry = test and compose.retries_uncertain(plan, gateway_deduplicates=settings.gateway_deduplicates)
     try:
         outcome = compose.send_plan(gateway.client, store, plan, phone_format=settings.phone_format,
-                                    sent_by=auth.current_user())
+                                    sent_by=auth.current_user(), retry_uncertain=retry)
     except SmsError as e:  # refused before anything was written, e.g. a TransactionId reused
         st.session_state[RESULT] = str(e)
         return
-    st.session_state[RESULT] = Sent(plan, outcome, test)
+    st.session_state[RESULT] = Sent(plan, outcome, test, retry)
     if not test:
         st.session_state["compose.transaction_id"] = compose.transaction_id_after(outcome, plan.transaction_id)
     runner = resources.runner()
@@ -151,7 +161,7 @@ def _show_result(result: Sent | str | None) -> None:
         st.error(result, icon=":material/error:")
         st.button("Use a new TransactionId", key="compose.renew_after_error", on_click=_new_transaction_id)
         return
-    view = compose.explain_outcome(result.outcome)
+    view = compose.explain_outcome(result.outcome, retried_if_uncertain=result.retried_if_uncertain)
     prefix = "Test send: " if result.test else ""
     show = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[view.tone]
     show(prefix + view.headline, icon=":material/sms:")
@@ -161,6 +171,12 @@ def _show_result(result: Sent | str | None) -> None:
         st.button("Send it again anyway (new TransactionId)", key="compose.renew_after_uncertain",
                   on_click=_new_transaction_id,
                   help="Only if the History shows no report for it: a new TransactionId makes a new send.")
+    if result.test and result.outcome.state is not BatchState.PENDING and not (
+            result.outcome.state is BatchState.UNCERTAIN and result.retried_if_uncertain):
+        st.button("New TransactionId for the next test", key="compose.test_renew", on_click=_another_test,
+                  help="The test button then sends this message again, as a new SMS"
+                       + (" (only if the History shows no report for the uncertain one)."
+                          if result.outcome.state is BatchState.UNCERTAIN else "."))
     if result.outcome.state in (BatchState.ACCEPTED, BatchState.UNCERTAIN):
         _delivery_states(result.outcome.batch_id)
 
@@ -284,11 +300,15 @@ send_col, test_col = st.columns(2)
 send_col.button("Review and send…", key="compose.review", type="primary", icon=":material/send:",
                 disabled=checked.plan is None, on_click=_review, args=(checked.plan,))
 if settings.test_phone:
-    test = compose.plan_test_send(given, settings.test_phone, region=settings.phone_region, **plan_options)
+    test = compose.plan_test_send(given, settings.test_phone, region=settings.phone_region,
+                                  offered=st.session_state[TEST], **plan_options)
+    if test.plan is not None:
+        st.session_state[TEST] = test.plan
     test_col.button(f"Send a test to {settings.test_phone}", key="compose.test_send", icon=":material/science:",
                     disabled=test.plan is None, on_click=_send_test, args=(test.plan,),
                     help=test.problems[0] if test.problems else "Sends this text and these options to the test "
-                                                                "number only, at once.")
+                                                                "number only, at once, and once: clicking again "
+                                                                "sends nothing until the text or an option changes.")
 
 if st.session_state[PLAN] is not None:
     _confirm()
