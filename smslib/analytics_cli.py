@@ -60,14 +60,19 @@ def stats_filter(since: str | None, until: str | None, zone: str, *, now: dateti
     if since is None and until is None:
         start, end = period("7d", zone, now=now)
     else:
-        end = _moment(until, zone, "--until") if until else now
-        start = _moment(since, zone, "--since") if since else end - timedelta(days=7)
+        end = parse_moment(until, zone, "--until") if until else now
+        start = parse_moment(since, zone, "--since") if since else end - timedelta(days=7)
     if end <= start:
         raise ValidationError("--until must be after --since.", field="until")
     return AnalyticsFilter(since=start, until=end)
 
 
-def _moment(text: str, zone: str, option: str) -> datetime:
+def parse_moment(text: str, zone: str, option: str) -> datetime:
+    """A command-line moment in UTC: an ISO date (its midnight) or date and time, in ``zone`` unless it has an offset.
+
+    A local time the clocks skip (02:30 on the spring DST day in Warsaw) is refused; one
+    they pass twice (02:30 on the autumn day) is the first of the two.
+    """
     tz = ZoneInfo(zone)
     try:
         if len(text.strip()) == 10:
@@ -76,7 +81,12 @@ def _moment(text: str, zone: str, option: str) -> datetime:
     except ValueError:
         raise ValidationError(f"{option} {text!r} is not an ISO date or time, e.g. 2026-03-01 or "
                               "2026-03-01T08:00+01:00.", field=option) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    local = moment.replace(tzinfo=tz)
+    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
+        raise ValidationError(f"{option} {text!r} does not exist in {zone}: the clocks skip that hour.", field=option)
+    return local.astimezone(UTC)
 
 
 def _share(value: float | None) -> str:

@@ -10,16 +10,20 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .analytics_cli import add_stats_command
+from .analytics_cli import add_stats_command, parse_moment
 from .config import Settings
-from .errors import SmsError
+from .errors import SmsError, ValidationError
 from .gateway import Gateway, connect
+from .jobs import SendWindow
 from .models import Channel
 from .phones import gateway_format, parse_recipients
 from .reports import sync_reports
@@ -58,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     send_file = commands.add_parser(
         "send-file", help="send one message per row of a spreadsheet as a bulk job",
         description="Validates every row, prints the totals and the invalid rows, then sends the job to the "
-                    "end. Run it again after an interruption: the same file resumes its job, nothing twice.")
+                    "end. Run it again after an interruption: the same file resumes its job, nothing twice. "
+                    "With --at or --window it waits for its time, saying so once; stop it (Ctrl-C) and the job "
+                    "stays queued for `python -m smslib worker`, the dashboard, or another run of this command. "
+                    "Times are in SMS_DISPLAY_TIMEZONE.")
     send_file.add_argument("file", metavar="FILE", help="CSV, TSV, TXT, XLSX, XLS or ODS")
     send_file.add_argument("--phone-column", required=True, help="the column with the numbers")
     text = send_file.add_mutually_exclusive_group(required=True)
@@ -69,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     send_file.add_argument("--priority", type=int, choices=range(4), help="0 (lowest) to 3 (highest)")
     send_file.add_argument("--flash", action="store_true", help="send as flash SMS")
     send_file.add_argument("--cost-center", help="cost centre for billing")
+    send_file.add_argument("--at", metavar="DATE_TIME",
+                           help="start at this local date and time, e.g. 2026-12-01T09:00 or '2026-12-01 09:00' "
+                                "(an offset such as +01:00 is honoured); it must be in the future")
+    send_file.add_argument("--window", metavar="HH:MM-HH:MM",
+                           help="send only between these local times each day, e.g. 08:00-20:00 (22:00-06:00 "
+                                "spans midnight); outside them the job waits")
     send_file.set_defaults(run=_send_file)
 
     worker = commands.add_parser("worker", help="run queued and interrupted bulk jobs and the report sync until stopped")
@@ -207,6 +220,9 @@ def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     from .spreadsheet import read_table
     from .store import Store, database_problem
 
+    zone = settings.display_timezone
+    scheduled_at = start_time(args.at, zone) if args.at else None
+    window = send_window(args.window, zone) if args.window else None
     frame = read_table(args.file, os.path.basename(args.file), args.sheet, max_rows=settings.max_rows,
                        max_bytes=settings.max_upload_mb * 1024 * 1024)
     mapping = planning.ColumnMapping(
@@ -224,16 +240,25 @@ def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         planned = planning.plan(validation, settings.batch_size)
         job = jobs.find_open_job(store, planning.fingerprint(planned)) if planned else None
         if job is not None:
-            print(f"resuming job {job.id}", file=sys.stderr)
+            kept = " with its own start time and window" if args.at or args.window else ""
+            print(f"resuming job {job.id}{kept}", file=sys.stderr)
             if job.state in (jobs.JobState.PAUSED, jobs.JobState.FAILED):
                 jobs.resume(store, job.id)
         else:
             job = jobs.create_job(store, planned, name=os.path.basename(args.file),
                                   source_filename=os.path.basename(args.file), created_by="cli",
+                                  scheduled_at=scheduled_at, send_window=window,
                                   settings={"mapping": mapping.to_dict()})
-        with connect(settings) as gateway:
-            progress = jobs.JobRunner.from_settings(gateway.client, store, settings).run_job(
-                job.id, on_progress=_print_progress)
+            if scheduled_at or window:
+                print(f"job {job.id} queued: {_timing(scheduled_at, window, zone)}", file=sys.stderr)
+        try:
+            with connect(settings) as gateway:
+                progress = jobs.JobRunner.from_settings(gateway.client, store, settings).run_job(
+                    job.id, on_progress=ProgressLine())
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: job {job.id} stays queued; `python -m smslib worker`, the dashboard or this "
+                  "command again sends the rest, nothing twice", file=sys.stderr)
+            return 130
         print(file=sys.stderr)
     print(f"job {job.id} {progress.job.state.value}: sent {progress.sent}, failed {progress.failed}, "
           f"uncertain {progress.uncertain}, not sent {progress.waiting}", file=out)
@@ -242,10 +267,61 @@ def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0 if progress.job.state is jobs.JobState.DONE and not (progress.failed or progress.uncertain) else 1
 
 
-def _print_progress(progress: Any) -> None:
-    rate = f", {progress.rate:.1f} SMS/s" if progress.rate else ""
-    print(f"\r{progress.done}/{progress.job.total} sent {progress.sent} failed {progress.failed} "
-          f"uncertain {progress.uncertain}{rate}", end="", file=sys.stderr, flush=True)
+class ProgressLine:
+    """The job's progress on one line of stderr; why it waits (its start time, its window) once, as it starts."""
+
+    def __init__(self) -> None:
+        self.waiting_for: str | None = None
+
+    def __call__(self, progress: Any) -> None:
+        if progress.waiting_for:
+            if progress.waiting_for != self.waiting_for:
+                print(f"waiting: {progress.waiting_for}", file=sys.stderr, flush=True)
+            self.waiting_for = progress.waiting_for
+            return
+        self.waiting_for = None
+        rate = f", {progress.rate:.1f} SMS/s" if progress.rate else ""
+        print(f"\r{progress.done}/{progress.job.total} sent {progress.sent} failed {progress.failed} "
+              f"uncertain {progress.uncertain}{rate}", end="", file=sys.stderr, flush=True)
+
+
+def start_time(text: str, zone: str, *, now: datetime | None = None) -> datetime:
+    """``--at``: a local date and time in ``zone`` (or with an offset) that is still to come, in UTC."""
+    if len(text.strip()) == 10:
+        raise ValidationError(f"--at {text!r} needs a time as well as the day, e.g. {text.strip()}T09:00.",
+                              field="--at")
+    moment = parse_moment(text, zone, "--at")
+    now = now or datetime.now(UTC)
+    if moment <= now:
+        tz = ZoneInfo(zone)
+        raise ValidationError(
+            f"--at {moment.astimezone(tz):%Y-%m-%d %H:%M} is in the past (it is {now.astimezone(tz):%Y-%m-%d %H:%M} "
+            f"in {zone}): give a later time, or leave --at out to send now.", field="--at")
+    return moment
+
+
+def _timing(scheduled_at: datetime | None, window: SendWindow | None, zone: str) -> str:
+    """When a job may send, in the zone its times were given in."""
+    parts = [f"starts at {scheduled_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S}"] if scheduled_at else []
+    if window is not None:
+        parts.append(f"sends only {window.start:%H:%M}–{window.end:%H:%M} each day")
+    return ", ".join(parts) + f" ({zone})"
+
+
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+
+
+def send_window(text: str, zone: str) -> SendWindow:
+    """``--window 08:00-20:00``: the job's daily sending hours in ``zone``."""
+    found = _WINDOW.fullmatch(text)
+    hours = [int(part) for part in found.groups()] if found else []
+    if not found or hours[0] > 23 or hours[2] > 23 or hours[1] > 59 or hours[3] > 59:
+        raise ValidationError(f"--window {text!r} is not two times of day, e.g. 08:00-20:00.", field="--window")
+    start, end = time(hours[0], hours[1]), time(hours[2], hours[3])
+    if start == end:
+        raise ValidationError(f"--window {text!r} starts when it ends, so the job would never send; "
+                              "e.g. 08:00-20:00.", field="--window")
+    return SendWindow(start, end, zone)
 
 
 def _worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
