@@ -11,7 +11,9 @@ most a few hundred thousand small rows (a month by hour), whatever the store hol
   never reads the table; pandas then rolls the hourly rows up.
 - Time buckets: hours are rolled up to the viewer's local hours or days here. Days in
   zones whose offset is a whole number of hours (Europe/Warsaw and most others) are
-  therefore exact, across DST.
+  therefore exact, across DST. A bucket is the aware local start of its hour or day, so
+  the hour that repeats when the clocks go back (02:00 twice in Warsaw) is two buckets,
+  told apart in their ``time`` label by the UTC offset.
 - Latency (``delivered_at - accepted_at``, both the gateway's clock) of delivered
   messages is counted in ``LATENCY_RESOLUTION`` log buckets per unit of ln(seconds) (1 %
   wide); percentiles are interpolated inside the bucket, so they are within 1 % of the
@@ -36,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from .errors import ValidationError
+from .history import parse_day
 from .models import PRIORITY_NAMES, Channel, MessageState
 from .store import LATENCY_RESOLUTION, SHORTEST_LATENCY_MS, Store, hour_number, jobs, messages
 
@@ -73,6 +76,17 @@ class Narrowing:
     def narrowing(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(Narrowing)}
 
+    def narrowing_params(self) -> dict[str, str]:
+        """The set fields as URL parameters, as the analytics and the history pages both read them."""
+        params = {key: str(value) for key, value in (("sender", self.sender), ("cost_center", self.cost_center),
+                                                      ("priority", self.priority), ("job", self.job_id))
+                  if value is not None}
+        if self.flash is not None:
+            params["flash"] = "true" if self.flash else "false"
+        if self.channel is not None:
+            params["channel"] = self.channel.value
+        return params
+
 
 @dataclass(frozen=True, kw_only=True)
 class AnalyticsFilter(Narrowing):
@@ -100,6 +114,17 @@ class AnalyticsFilter(Narrowing):
         """The same filter over the period of the same length just before this one."""
         return replace(self, since=self.since - self.length, until=self.since)
 
+    def history_params(self, zone: str) -> dict[str, str]:
+        """The History page's URL parameters for these messages: the local days of the period, and the fields.
+
+        History filters whole days; a period that ends "now" ends with today, when nothing
+        later has been sent.
+        """
+        tz = ZoneInfo(zone)
+        first = self.since.astimezone(tz).date()
+        last = (self.until - timedelta(microseconds=1)).astimezone(tz).date()
+        return {"from": first.isoformat(), "to": last.isoformat(), **self.narrowing_params()}
+
 
 @dataclass(frozen=True)
 class View(Narrowing):
@@ -119,15 +144,7 @@ class View(Narrowing):
                 params["from"] = self.start.isoformat()
             if self.end:
                 params["to"] = self.end.isoformat()
-        for key, value in (("sender", self.sender), ("cost_center", self.cost_center), ("priority", self.priority),
-                           ("job", self.job_id)):
-            if value is not None:
-                params[key] = str(value)
-        if self.flash is not None:
-            params["flash"] = "true" if self.flash else "false"
-        if self.channel is not None:
-            params["channel"] = self.channel.value
-        return params
+        return {**params, **self.narrowing_params()}
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> View:
@@ -139,7 +156,7 @@ class View(Narrowing):
         range_name = text("range") or "7d"
         if range_name not in RANGES:
             range_name = "7d"
-        start, end = _date(text("from")), _date(text("to"))
+        start, end = parse_day(text("from")), parse_day(text("to"))
         if range_name == "custom" and (start is None or end is None or end < start):
             range_name, start, end = "7d", None, None
         priority = _int(text("priority"))
@@ -157,13 +174,6 @@ class View(Narrowing):
         """The filter of this view at ``now``, with the period's days in time zone ``zone``."""
         since, until = period(self.range, zone, now=now, start=self.start, end=self.end)
         return AnalyticsFilter(since=since, until=until, **self.narrowing())
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def _int(text: str | None) -> int | None:
@@ -271,9 +281,9 @@ class Overview:
     kpis: Kpis
     previous: Kpis
     states: pd.DataFrame             # state, label, color, messages, share — in STATE_ORDER
-    over_time: pd.DataFrame          # bucket (local, naive), state, label, messages
+    over_time: pd.DataFrame          # bucket (aware, in zone), time (its label), state, label, messages
     latency_histogram: pd.DataFrame  # lower, upper (seconds), messages, cumulative_share
-    latency_over_time: pd.DataFrame  # bucket, messages, p50, p90, p95, p99
+    latency_over_time: pd.DataFrame  # bucket, time, messages, p50, p90, p95, p99
     breakdowns: dict[str, pd.DataFrame] = field(default_factory=dict)  # by DIMENSIONS key
     failing_numbers: pd.DataFrame = field(default_factory=pd.DataFrame)
     failing_prefixes: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -574,26 +584,67 @@ def histogram_percentile(buckets: np.ndarray, counts: np.ndarray, q: float, reso
     return float(math.exp((buckets[index] + fraction) / resolution))
 
 
-def _local_buckets(hours: pd.Series, zone: str, bucket: str) -> pd.Series:
-    """Hours since 1970 (UTC) as the start of their local hour or day (naive, local time)."""
-    unique = pd.Series(pd.unique(hours.astype("int64")))
-    stamps = pd.to_datetime(unique * 3600, unit="s", utc=True).dt.tz_convert(zone)
-    if bucket == "day":
-        stamps = stamps.dt.normalize()
+def _bucket_starts(hours: pd.Series, zone: str, bucket: str) -> pd.Series:
+    """Hours since 1970 (UTC) as the start of their local hour or day, in seconds since 1970.
+
+    A whole number is an exact key (the hour that repeats when the clocks go back is two)
+    and groups as fast as the hour does; ``_as_local`` makes it a time for people.
+    """
+    hours = hours.astype("int64")
+    if bucket == "hour":
+        return hours * 3600
+    unique = pd.Series(pd.unique(hours))
+    local = pd.to_datetime(unique * 3600, unit="s", utc=True).dt.tz_convert(zone)
+    midnights = _local_midnights(pd.DatetimeIndex(local.dt.tz_localize(None).dt.normalize()), zone)
     # Converted once per distinct hour, then looked up: a month has 720 hours but 200,000 rows.
-    return hours.astype("int64").map(dict(zip(unique, stamps.dt.tz_localize(None))))
+    return hours.map(dict(zip(unique, midnights.as_unit("s").asi8)))
 
 
-def _all_buckets(f: AnalyticsFilter, zone: str) -> pd.DatetimeIndex:
-    """Every local bucket of the period, so that quiet hours and days show as zero."""
-    tz = ZoneInfo(zone)
+def _as_local(seconds: pd.Series, zone: str) -> pd.Series:
+    """Seconds since 1970 as aware times in ``zone``."""
+    return pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).dt.tz_convert(zone)
+
+
+def _local_midnights(days: pd.DatetimeIndex, zone: str) -> pd.DatetimeIndex:
+    """Local dates (naive midnights) as the aware moment each day begins in ``zone``.
+
+    Where a DST change falls at midnight, the day begins at the first moment it has: the
+    earlier of two midnights, or the end of a skipped hour.
+    """
+    return days.tz_localize(zone, ambiguous=np.ones(len(days), dtype=bool), nonexistent="shift_forward")
+
+
+def _all_buckets(f: AnalyticsFilter, zone: str) -> np.ndarray:
+    """The start (``_bucket_starts``) of every local bucket of the period: quiet hours and days show as zero."""
+    last = f.until - timedelta(microseconds=1)
     if f.bucket == "hour":
-        first = pd.Timestamp(f.since).floor("h")
-        stamps = pd.date_range(first, pd.Timestamp(f.until - timedelta(microseconds=1)).floor("h"), freq="h")
-        return pd.DatetimeIndex(stamps.tz_convert(zone).tz_localize(None)).unique()
-    first_day = f.since.astimezone(tz).date()
-    last_day = (f.until - timedelta(microseconds=1)).astimezone(tz).date()
-    return pd.DatetimeIndex(pd.date_range(first_day, last_day, freq="D"))
+        return np.arange(hour_number(f.since), hour_number(last) + 1, dtype=np.int64) * 3600
+    tz = ZoneInfo(zone)
+    days = pd.date_range(f.since.astimezone(tz).date(), last.astimezone(tz).date(), freq="D")
+    return _local_midnights(days, zone).as_unit("s").asi8
+
+
+def bucket_labels(buckets: pd.Series, bucket: str) -> pd.Series:
+    """How the charts name their buckets: ``2026-10-25`` for days, ``2026-10-25 01:00`` for hours.
+
+    An hour whose local time comes twice (when the clocks go back) carries its UTC offset,
+    ``2026-10-25 02:00 UTC+02:00`` and then ``2026-10-25 02:00 UTC+01:00``.
+    """
+    if bucket == "day":
+        return buckets.dt.strftime("%Y-%m-%d")
+
+    def label(stamp: pd.Timestamp) -> str:
+        moment = stamp.to_pydatetime()
+        wall = moment.replace(tzinfo=None)
+        twice = wall.replace(tzinfo=moment.tzinfo, fold=0).utcoffset() != wall.replace(
+            tzinfo=moment.tzinfo, fold=1).utcoffset()
+        if not twice:
+            return f"{wall:%Y-%m-%d %H:%M}"
+        offset = moment.strftime("%z")
+        return f"{wall:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
+
+    unique = pd.unique(buckets)
+    return buckets.map(dict(zip(unique, (label(pd.Timestamp(stamp)) for stamp in unique))))
 
 
 def _states_table(k: Kpis) -> pd.DataFrame:
@@ -603,16 +654,18 @@ def _states_table(k: Kpis) -> pd.DataFrame:
 
 
 def _over_time(state_hours: pd.DataFrame, f: AnalyticsFilter, zone: str) -> pd.DataFrame:
-    columns = ["bucket", "state", "label", "messages"]
+    columns = ["bucket", "time", "state", "label", "messages"]
     if not len(state_hours):
         return pd.DataFrame(columns=columns)
-    frame = state_hours.assign(bucket=_local_buckets(state_hours["hour"], zone, f.bucket))
+    frame = state_hours.assign(bucket=_bucket_starts(state_hours["hour"], zone, f.bucket))
     grouped = frame.groupby(["bucket", "state"])["messages"].sum()
     present = [s.value for s in STATE_ORDER if s.value in set(frame["state"])]
     index = pd.MultiIndex.from_product([_all_buckets(f, zone), present], names=["bucket", "state"])
     full = grouped.reindex(index, fill_value=0).reset_index()
+    full["bucket"] = _as_local(full["bucket"], zone)
     full["messages"] = full["messages"].astype(int)
     full["label"] = full["state"].map(lambda s: MessageState(s).label)
+    full["time"] = bucket_labels(full["bucket"], f.bucket)
     return full[columns]
 
 
@@ -628,10 +681,10 @@ def _histogram_table(latency: pd.DataFrame) -> pd.DataFrame:
 
 
 def _latency_over_time(latency_hours: pd.DataFrame, f: AnalyticsFilter, zone: str) -> pd.DataFrame:
-    columns = ["bucket", "messages", *(f"p{p}" for p in PERCENTILES)]
+    columns = ["bucket", "time", "messages", *(f"p{p}" for p in PERCENTILES)]
     if not len(latency_hours):
         return pd.DataFrame(columns=columns)
-    coarse = latency_hours.assign(bucket_time=_local_buckets(latency_hours["hour"], zone, f.bucket),
+    coarse = latency_hours.assign(bucket_time=_bucket_starts(latency_hours["hour"], zone, f.bucket),
                                   coarse=latency_hours["bucket"].astype("int64") // TREND_COARSENING)
     histograms = coarse.groupby(["bucket_time", "coarse"])["messages"].sum()
     rows = []
@@ -640,7 +693,10 @@ def _latency_over_time(latency_hours: pd.DataFrame, f: AnalyticsFilter, zone: st
         counts = histogram.to_numpy(dtype=float)
         rows.append({"bucket": when, "messages": int(counts.sum()),
                      **{f"p{p}": histogram_percentile(buckets, counts, p / 100, TREND_RESOLUTION) for p in PERCENTILES}})
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["bucket"] = _as_local(frame["bucket"], zone)
+    frame["time"] = bucket_labels(frame["bucket"], f.bucket)
+    return frame
 
 
 def dimension_label(dimension: str, value: Any, job_names: Mapping[int, str] | None = None) -> str:

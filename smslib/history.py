@@ -37,8 +37,19 @@ COLUMNS = {
 }
 
 
+def parse_day(text: str | None) -> date | None:
+    """A day as a URL carries it (``2026-03-01``); None when absent or not a date."""
+    try:
+        return date.fromisoformat(text.strip()) if text and text.strip() else None
+    except ValueError:
+        return None
+
+
 def day_range(start: date | None, end: date | None, zone: str) -> tuple[datetime | None, datetime | None]:
-    """Whole days from ``start`` to ``end`` (inclusive) in ``zone``, as a half-open UTC range."""
+    """Whole days from ``start`` to ``end`` (inclusive) in ``zone``, as a half-open UTC range.
+
+    Either end may be None (open); a range that ends before it starts matches nothing.
+    """
     tz = ZoneInfo(zone)
     since = datetime.combine(start, time.min, tz) if start else None
     until = datetime.combine(end + timedelta(days=1), time.min, tz) if end else None

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -122,11 +123,50 @@ def test_hour_buckets_for_short_periods_fill_quiet_hours(store):
     f = View(range="custom", start=date(2026, 3, 10), end=date(2026, 3, 10)).resolve(WARSAW)
     result = overview(store, f, WARSAW)
     assert f.bucket == "hour"
-    per_hour = result.over_time.groupby("bucket")["messages"].sum()
+    per_hour = result.over_time.groupby("time")["messages"].sum()
     assert len(per_hour) == 24  # every local hour of the day, quiet ones as 0
-    assert per_hour[datetime(2026, 3, 10, 9, 0)] == 2 and per_hour[datetime(2026, 3, 10, 11, 0)] == 1
+    assert per_hour["2026-03-10 09:00"] == 2 and per_hour["2026-03-10 11:00"] == 1
+    assert result.over_time["bucket"].iloc[0] == pd.Timestamp("2026-03-10 00:00", tz=WARSAW)
     trend = result.latency_over_time
-    assert list(trend["bucket"]) == [datetime(2026, 3, 10, 9, 0)] and trend["messages"].iloc[0] == 2
+    assert list(trend["time"]) == ["2026-03-10 09:00"] and trend["messages"].iloc[0] == 2
+    assert list(trend["bucket"]) == [pd.Timestamp("2026-03-10 09:00", tz=WARSAW)]
+
+
+def test_the_two_hours_at_two_when_the_clocks_go_back_stay_apart(store):
+    add(store, datetime(2026, 10, 25, 0, 10, tzinfo=UTC), latency=1.0)  # 02:10 CEST (UTC+2)
+    add(store, datetime(2026, 10, 25, 0, 50, tzinfo=UTC), state=MessageState.EXPIRED)
+    for minute in (5, 20, 40):
+        add(store, datetime(2026, 10, 25, 1, minute, tzinfo=UTC), latency=4.0)  # 02:xx CET (UTC+1)
+    f = View(range="custom", start=date(2026, 10, 25), end=date(2026, 10, 25)).resolve(WARSAW)
+    result = overview(store, f, WARSAW)
+    over = result.over_time
+    assert f.bucket == "hour" and over["time"].nunique() == 25  # the day has 25 hours
+    per_hour = over.groupby("time", sort=False)["messages"].sum()
+    assert list(per_hour.index[1:5]) == ["2026-10-25 01:00", "2026-10-25 02:00 UTC+02:00",
+                                         "2026-10-25 02:00 UTC+01:00", "2026-10-25 03:00"]
+    assert (per_hour["2026-10-25 02:00 UTC+02:00"], per_hour["2026-10-25 02:00 UTC+01:00"]) == (2, 3)
+    expired = over[over["state"] == MessageState.EXPIRED.value].set_index("time")["messages"]
+    assert (expired["2026-10-25 02:00 UTC+02:00"], expired["2026-10-25 02:00 UTC+01:00"]) == (1, 0)
+    first, second = sorted(over.loc[over["time"].str.startswith("2026-10-25 02:00"), "bucket"].unique())
+    assert second - first == pd.Timedelta(hours=1)  # two moments an hour apart, not one local time
+    trend = result.latency_over_time.set_index("time")
+    assert trend.loc["2026-10-25 02:00 UTC+02:00", "messages"] == 1
+    assert trend.loc["2026-10-25 02:00 UTC+01:00", "messages"] == 3
+    assert trend.loc["2026-10-25 02:00 UTC+01:00", "p50"] == pytest.approx(4.0, rel=0.06)
+    # By day, the long day is one bucket with every message.
+    week = View(range="custom", start=date(2026, 10, 20), end=date(2026, 10, 26)).resolve(WARSAW)
+    per_day = overview(store, week, WARSAW).over_time.groupby("time")["messages"].sum()
+    assert per_day["2026-10-25"] == 5 and per_day.sum() == 5 and len(per_day) == 7
+
+
+def test_a_link_to_history_carries_the_local_days_of_the_period_and_the_fields():
+    custom = View(range="custom", start=date(2026, 3, 10), end=date(2026, 3, 11), sender="ACME", priority=3,
+                  flash=False, job_id=7, channel=Channel.SMSES).resolve(WARSAW)
+    assert custom.history_params(WARSAW) == {"from": "2026-03-10", "to": "2026-03-11", "sender": "ACME",
+                                             "priority": "3", "job": "7", "flash": "false", "channel": "smses"}
+    now = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)  # 11 March, 00:30 in Warsaw
+    week = View(range="7d", cost_center="it").resolve(WARSAW, now=now)
+    assert week.history_params(WARSAW) == {"from": "2026-03-05", "to": "2026-03-11", "cost_center": "it"}
 
 
 def test_filters_and_breakdowns(store):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -121,3 +123,94 @@ def test_new_reports_show_without_a_restart(seeded):
         seed_demo_data(store, None, messages_count=10, days=1, seed=12)
     at.run()
     assert int(metric(at, "Messages").replace(",", "")) == before + 10
+
+
+# -- the cache: reruns reuse the numbers until the store changes ----------------------------------
+
+@pytest.fixture
+def overview_calls(monkeypatch):
+    """Every call of smslib.analytics.overview (the real one runs): how often the page counted."""
+    from smslib import analytics
+
+    calls = []
+    real = analytics.overview
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analytics, "overview", counted)
+    return calls
+
+
+@pytest.mark.parametrize("period", ["today", "7d", "30d", "custom"])
+def test_reruns_count_once_until_the_store_changes_even_for_a_period_ending_now(seeded, overview_calls,
+                                                                                 period):
+    days = {"from": (date.today() - timedelta(days=3)).isoformat(), "to": date.today().isoformat()}
+    at = open_page({"range": period, **(days if period == "custom" else {})})
+    assert not at.exception, at.exception
+    shown = metric(at, "Messages")
+    at.run()
+    at.selectbox(key="analytics.drill_state").set_value(MessageState.EXPIRED.value).run()  # a rerun, same view
+    assert not at.exception, at.exception
+    assert len(overview_calls) == 1 and metric(at, "Messages") == shown
+
+    with Store(f"sqlite:///{seeded / 'sms.db'}") as store:
+        store.block(["+48600999999"])  # any write moves the store's change counter
+    at.run()
+    assert len(overview_calls) == 2
+    if period != "custom":
+        assert overview_calls[1].until > overview_calls[0].until  # counted again, up to now
+
+
+def test_a_message_sent_after_the_numbers_were_counted_shows_on_the_next_rerun(seeded, overview_calls):
+    at = open_page({"range": "today"})
+    before = int(metric(at, "Messages").replace(",", ""))
+    with Store(f"sqlite:///{seeded / 'sms.db'}") as store:
+        send_and_record_later(store)
+    at.run()
+    assert len(overview_calls) == 2
+    assert int(metric(at, "Messages").replace(",", "")) == before + 1
+
+
+def send_and_record_later(store):
+    """One message written now, as a send records it (sent at this moment)."""
+    from smslib.store import messages
+
+    with store.atomic() as connection:
+        connection.execute(messages.insert(), [{
+            "phone": "+48600100999", "text": "late", "channel": "smses", "sent_by": "test",
+            "submitted_at": datetime.now(UTC), "state": "pending", "segments": 1}])
+
+
+# -- from a chart to History: the same period and filters ----------------------------------------
+
+def test_open_in_history_carries_the_period_and_shows_only_its_messages(app_env):
+    from smslib.store import messages
+
+    def add(submitted, count, **fields):
+        with Store(f"sqlite:///{app_env / 'sms.db'}") as store, store.atomic() as connection:
+            connection.execute(messages.insert(), [
+                {"phone": f"+4860010{n:04d}", "text": "hi", "channel": "smses", "sent_by": "test",
+                 "submitted_at": submitted, "state": "expired", "segments": 1, **fields} for n in range(count)])
+
+    add(datetime(2026, 3, 9, 22, 30, tzinfo=UTC), 4, sender="ACME")   # 9 March in Warsaw: before
+    add(datetime(2026, 3, 9, 23, 30, tzinfo=UTC), 2, sender="ACME")   # 10 March, 00:30
+    add(datetime(2026, 3, 11, 21, 0, tzinfo=UTC), 3, sender="ACME")   # 11 March, 22:00
+    add(datetime(2026, 3, 11, 12, 0, tzinfo=UTC), 5, sender="Shop")   # in the period, another sender
+    add(datetime(2026, 3, 11, 23, 30, tzinfo=UTC), 6, sender="ACME")  # 12 March: after
+    at = open_page({"range": "custom", "from": "2026-03-10", "to": "2026-03-11", "sender": "ACME"})
+    at.selectbox(key="analytics.drill_state").set_value(MessageState.EXPIRED.value).run()
+    assert not at.exception, at.exception
+    [link] = [link for link in at.page_link if link.value == "Open in History"]
+    query = {key: values[0] for key, values in parse_qs(link.proto.query_string).items()}
+    assert query == {"from": "2026-03-10", "to": "2026-03-11", "sender": "ACME", "state": "expired"}
+
+    at.query_params.clear()
+    at.query_params.update(query)
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    assert any("**5** messages match" in m.value for m in at.markdown)
+    shown = at.dataframe[0].value
+    assert set(shown["Sender"]) == {"ACME"} and len(shown) == 5
+    assert shown["Sent"].min() >= pd.Timestamp("2026-03-10") and shown["Sent"].max() < pd.Timestamp("2026-03-12")

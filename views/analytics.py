@@ -26,16 +26,30 @@ settings = resources.settings()
 store = resources.store()
 zone = settings.display_timezone
 P = "analytics."  # the prefix of this page's session_state keys
+HOLD_SECONDS = 60  # how long the numbers of a period that ends "now" are reused while the store is unchanged
 
 
 @st.cache_data(max_entries=32, show_spinner="Counting messages…")
-def compute(_store_key: str, f: AnalyticsFilter, zone: str, changes: int) -> Overview:
-    """The page's numbers; recomputed when the filter or anything in the store changes."""
+def compute(store_key: str, f: AnalyticsFilter, zone: str, changes: int) -> Overview:
+    """The numbers of a period of fixed days; counted again when anything in the store changes."""
     return analytics.overview(store, f, zone)
 
 
+@st.cache_data(max_entries=32, ttl=HOLD_SECONDS, show_spinner="Counting messages…")
+def compute_until_now(store_key: str, view: View, since: datetime, zone: str, changes: int,
+                      _f: AnalyticsFilter) -> Overview:
+    """The numbers of a period that ends now ("today", "last N days"): ``_f``, the filter of ``view`` now.
+
+    Keyed by the period's first moment, not by its end, which moves on with every rerun.
+    While the store's change counter stands still no message can have joined the period
+    since it was counted, so the numbers are reused, for up to HOLD_SECONDS: then the end
+    (and the length of the period compared with) moves on. A write or a new day counts again.
+    """
+    return analytics.overview(store, _f, zone)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def drill(_store_key: str, f: AnalyticsFilter, changes: int, **part) -> pd.DataFrame:
+def drill(store_key: str, f: AnalyticsFilter, changes: int, **part) -> pd.DataFrame:
     return analytics.matching_messages(store, f, **part)
 
 
@@ -94,12 +108,16 @@ if st.query_params.to_dict() != view.to_params():
     st.query_params.from_dict(view.to_params())
 
 try:
-    f = view.resolve(zone)
-    result = compute(repr(store), f, zone, store.change_counter())
+    # The counter first: a message written after it is read moves it, one written before is in the period.
+    changes = store.change_counter()
+    resolved = view.resolve(zone)
+    result = (compute(repr(store), resolved, zone, changes) if view.range == "custom" else
+              compute_until_now(repr(store), view, resolved.since, zone, changes, resolved))
 except SmsError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
 
+f = result.filter  # the period as counted: drill-downs and links show the same messages
 k, before = result.kpis, result.previous
 st.caption(f"{widgets.format_time(f.since)} – {widgets.format_time(f.until)}, "
            f"compared with the {f.length.total_seconds() / 86400:.3g} day(s) before.")
@@ -155,7 +173,7 @@ def selected(event, field: str = "customdata"):
 
 def show_messages(title: str, history_params: dict[str, str], **part) -> None:
     st.markdown(f"**{title}** (newest 200)")
-    frame = drill(repr(store), f, store.change_counter(), **part)
+    frame = drill(repr(store), f, changes, **part)
     if not len(frame):
         st.caption("No messages.")
         return
@@ -164,9 +182,7 @@ def show_messages(title: str, history_params: dict[str, str], **part) -> None:
         state=frame["state"].map(lambda s: MessageState(s).label))
     st.dataframe(frame, hide_index=True, width="stretch")
     st.page_link("views/history.py", label="Open in History", icon=":material/history:",
-                 query_params={**{k_: v for k_, v in view.to_params().items()
-                                  if k_ in ("sender", "cost_center", "priority", "flash", "channel", "job")},
-                                **history_params})
+                 query_params={**f.history_params(zone), **history_params})
 
 
 # -- status distribution ------------------------------------------------------------------------
@@ -191,9 +207,11 @@ st.subheader("Over time")
 st.caption(f"Messages per {result.bucket} by state (stacked), by the time they were sent.")
 over = result.over_time
 if len(over):
-    figure = px.bar(over, x="bucket", y="messages", color="label", color_discrete_map=COLORS,
-                    category_orders={"label": LABEL_ORDER}, labels={"bucket": "", "label": "State"})
-    figure.update_layout(barmode="stack", height=360, margin={"t": 10, "b": 10})
+    # Each bucket by its label: the hour that repeats when the clocks go back is two bars, not one.
+    figure = px.bar(over, x="time", y="messages", color="label", color_discrete_map=COLORS,
+                    category_orders={"label": LABEL_ORDER, "time": list(dict.fromkeys(over["time"]))},
+                    labels={"time": "", "label": "State"})
+    figure.update_layout(barmode="stack", height=360, margin={"t": 10, "b": 10}, xaxis_type="category")
     st.plotly_chart(figure, key=P + "time_chart")
 else:
     st.caption("Nothing to show.")
@@ -224,9 +242,10 @@ else:
         st.plotly_chart(figure, key=P + "latency_ecdf")
     trend = result.latency_over_time
     st.caption(f"Latency percentiles per {result.bucket} (log scale).")
-    figure = go.Figure([go.Scatter(x=trend["bucket"], y=trend[f"p{p}"], mode="lines+markers", name=f"p{p}")
+    figure = go.Figure([go.Scatter(x=trend["time"], y=trend[f"p{p}"], mode="lines+markers", name=f"p{p}")
                         for p in PERCENTILES])
-    figure.update_layout(yaxis_type="log", yaxis_title="seconds", height=320, margin={"t": 10, "b": 10})
+    figure.update_layout(yaxis_type="log", yaxis_title="seconds", xaxis_type="category", height=320,
+                         margin={"t": 10, "b": 10})
     st.plotly_chart(figure, key=P + "latency_trend")
 
 # -- breakdowns ---------------------------------------------------------------------------------

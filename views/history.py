@@ -8,7 +8,7 @@ import streamlit as st
 
 from smslib.analytics import View
 from smslib.errors import SmsError
-from smslib.history import day_range, export_messages, messages_frame, parse_channel, parse_states
+from smslib.history import day_range, export_messages, messages_frame, parse_channel, parse_day, parse_states
 from smslib.models import PRIORITY_NAMES, Channel, MessageState
 from smslib.reports import sync_reports
 from smslib.store import MessageFilter
@@ -18,6 +18,7 @@ PAGE_SIZES = (25, 50, 100, 250)
 
 settings = resources.settings()
 store = resources.store()
+zone = settings.display_timezone
 params = st.query_params
 
 st.title("History")
@@ -44,7 +45,7 @@ def check_reports_now() -> None:
 
 # -- filters ------------------------------------------------------------------------------
 with st.container(border=True):
-    row = st.columns([2, 3, 3, 2])
+    row = st.columns([2, 3, 3, 2, 2])
     phone = row[0].text_input("Number", value=params.get("phone", ""), key="history.phone",
                               placeholder="e.g. 600100200")
     text = row[1].text_input("Text contains", value=params.get("q", ""), key="history.text")
@@ -53,7 +54,10 @@ with st.container(border=True):
         default=[s.value for s in parse_states(params.get_all("state"))],
         format_func=lambda v: MessageState(v).label,
     )
-    days = row[3].date_input("Sent between", value=[], key="history.days", format="YYYY-MM-DD")
+    first_day = row[3].date_input("Sent from", value=parse_day(params.get("from")), key="history.from",
+                                  format="YYYY-MM-DD", help=f"The first day, in {zone}. Empty: from the first message.")
+    last_day = row[4].date_input("Sent to", value=parse_day(params.get("to")), key="history.to",
+                                 format="YYYY-MM-DD", help=f"The last day (included), in {zone}. Empty: up to now.")
     row = st.columns(4)
     sender = row[0].text_input("Sender", value=params.get("sender", ""), key="history.sender")
     cost_center = row[1].text_input("Cost centre", value=params.get("cost_center", ""), key="history.cost_center")
@@ -74,8 +78,7 @@ with st.container(border=True):
                              index=[None, True, False].index(linked.flash),
                              format_func=lambda v: {None: "Any", True: "Yes", False: "No"}[v])
 
-start, end = (list(days) + [None, None])[:2] if days else (None, None)
-since, until = day_range(start, end or start, settings.display_timezone)
+since, until = day_range(first_day, last_day, zone)
 digits = phone.strip().lstrip("+").replace(" ", "").replace("-", "")
 filters = MessageFilter(
     since=since, until=until, phone=digits, text=text.strip(), states=parse_states(state_values),
@@ -84,10 +87,14 @@ filters = MessageFilter(
 )
 if job_text.strip() and not job_text.strip().isdigit():
     st.warning("The job is a number, e.g. 12.", icon=":material/info:")
+if first_day and last_day and last_day < first_day:
+    st.warning("The last day is before the first one, so no message can match: swap them.", icon=":material/info:")
 
 # The URL carries the filters so a view can be shared.
-shared = {"phone": phone.strip(), "q": text.strip(), "state": state_values, "sender": sender.strip(),
-          "cost_center": cost_center.strip(), "channel": channel_value, "job": job_text.strip(),
+shared = {"phone": phone.strip(), "q": text.strip(), "state": state_values,
+          "from": first_day.isoformat() if first_day else "", "to": last_day.isoformat() if last_day else "",
+          "sender": sender.strip(), "cost_center": cost_center.strip(), "channel": channel_value,
+          "job": job_text.strip(),
           "priority": "" if priority is None else str(priority),
           "flash": "" if flash is None else ("true" if flash else "false")}
 for key, value in shared.items():
@@ -102,7 +109,6 @@ top = st.columns([3, 2, 2, 2])
 top[0].markdown(f"**{total:,}** {'message matches' if total == 1 else 'messages match'}")
 top[1].button("Check for reports now", icon=":material/sync:", on_click=check_reports_now,
               key="history.sync_button")
-zone = settings.display_timezone
 top[2].download_button(
     "Export CSV", data=lambda: export_messages(store, filters, "csv", zone), file_name="messages.csv",
     mime="text/csv", icon=":material/download:", disabled=total == 0, key="history.export_csv")
