@@ -20,6 +20,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import TemplateError, ValidationError
 
@@ -190,16 +192,34 @@ _CHUNK = 10_000  # texts measured at once: bounds the memory of the per-characte
 def _measure_many(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(is_unicode, units, segments)`` of ``texts``, as ``count_segments`` counts them."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return _measure_joined("".join(texts), lengths)
+
+
+def _measure_arrow(texts: pa.StringArray | pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_measure_many`` of an Arrow string array without nulls, read from its UTF-8 bytes
+    (no Python string per text)."""
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if pa.types.is_large_string(texts.type)
+                            else np.int32)[texts.offset:texts.offset + len(texts) + 1]
+    data = texts.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    joined = b"" if data is None else data.slice(start, end - start).to_pybytes()  # a slice shares its buffer
+    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _measure_joined(joined.decode("utf-8"), lengths)
+
+
+def _measure_joined(joined: str, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(is_unicode, units, segments)`` of the texts of ``lengths`` characters that make up ``joined``."""
+    count = len(lengths)
     bounds = np.concatenate(([0], np.cumsum(lengths)))
-    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     # Most characters are basic GSM-7; everything after this works on the few others.
     special = np.flatnonzero(_KIND[points])
     kind = _KIND[points[special]]
     row = np.searchsorted(bounds, special, side="right") - 1
-    unicode = np.zeros(len(texts), dtype=bool)
+    unicode = np.zeros(count, dtype=bool)
     unicode[row[kind >= _OTHER]] = True
     double = np.where(unicode[row], kind == _ASTRAL, kind == _EXTENSION)
-    units = lengths + np.bincount(row[double], minlength=len(texts))
+    units = lengths + np.bincount(row[double], minlength=count)
     segments = (units > 0).astype(np.int64)
     long = np.flatnonzero(units > np.where(unicode, _CAPACITY[UCS2][0], _CAPACITY[GSM7][0]))
     room = np.where(unicode[long], _CAPACITY[UCS2][1], _CAPACITY[GSM7][1])
@@ -232,8 +252,13 @@ def _pack_many(doubles: np.ndarray, start: np.ndarray, end: np.ndarray, room: np
 
 def count_segments_series(series: pd.Series) -> pd.DataFrame:
     """``encoding``, ``segments`` and ``units`` for every text of ``series`` (same index), vectorised."""
-    texts = _as_text(series).tolist()
-    chunks = [_measure_many(texts[start:start + _CHUNK]) for start in range(0, max(len(texts), 1), _CHUNK)]
+    texts = _as_text(series)
+    arrow = _arrow_strings(texts)
+    if arrow is not None:
+        chunks = [_measure_arrow(arrow.slice(start, _CHUNK)) for start in range(0, max(len(arrow), 1), _CHUNK)]
+    else:
+        listed = texts.tolist()
+        chunks = [_measure_many(listed[start:start + _CHUNK]) for start in range(0, max(len(listed), 1), _CHUNK)]
     unicode, units, segments = (np.concatenate(column) for column in zip(*chunks))
     return pd.DataFrame(
         {
@@ -471,6 +496,19 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
         return value.date().isoformat()
     return str(value)
+
+
+def _arrow_strings(texts: pd.Series) -> pa.StringArray | pa.LargeStringArray | None:
+    """The Arrow array behind a str column without missing values, or None."""
+    try:
+        array = pa.array(texts.array)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) or array.null_count:
+        return None
+    return array
 
 
 def _as_text(column: pd.Series) -> pd.Series:
