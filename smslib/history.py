@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -35,6 +36,30 @@ COLUMNS = {
     "sent_by": "Sent by",
     "error": "Error",
 }
+
+
+NUMBER_FILTER_HELP = (
+    "Starting with + (or 00, read as +): the numbers that start with it, so +48600 finds +48 600 100 200 "
+    "but not +48 512 486 001. Anything else: the numbers that contain these digits anywhere."
+)
+_DROP_NUMBER_PUNCTUATION = str.maketrans("", "", "-.()/")
+
+
+def number_filter(text: str) -> tuple[str, Literal["contains", "prefix"]]:
+    """What the Number filter looks for and how, as ``MessageFilter`` takes it (``phone``, ``phone_match``).
+
+    Numbers are kept in E.164 (``+48600100200``). Input starting with ``+``, or with
+    ``00`` (the international prefix dialled instead of ``+``), is the start of a number:
+    ``+48600`` and ``0048600`` both find the numbers beginning ``+48600``. Anything else is
+    looked for anywhere in a number, without a ``+``. Wildcards (``%``, ``_``) are plain
+    characters: the store escapes them.
+    """
+    compact = "".join(text.split()).translate(_DROP_NUMBER_PUNCTUATION)
+    if compact.startswith("+"):
+        return compact, "prefix"
+    if compact.startswith("00") and len(compact) > 2:
+        return "+" + compact[2:], "prefix"
+    return compact, "contains"
 
 
 def parse_day(text: str | None) -> date | None:

@@ -214,3 +214,40 @@ def test_open_in_history_carries_the_period_and_shows_only_its_messages(app_env)
     shown = at.dataframe[0].value
     assert set(shown["Sender"]) == {"ACME"} and len(shown) == 5
     assert shown["Sent"].min() >= pd.Timestamp("2026-03-10") and shown["Sent"].max() < pd.Timestamp("2026-03-12")
+
+
+def test_the_prefix_link_opens_history_with_exactly_the_failing_numbers_of_that_prefix(app_env):
+    from smslib.store import messages
+
+    def add(submitted, phone, state, count=1):
+        with Store(f"sqlite:///{app_env / 'sms.db'}") as store, store.atomic() as connection:
+            connection.execute(messages.insert(), [
+                {"phone": phone, "text": "hi", "channel": "smses", "sent_by": "test",
+                 "submitted_at": submitted, "state": state, "segments": 1} for _ in range(count)])
+
+    in_period = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    add(in_period, "+48791000001", "expired", count=2)
+    add(in_period, "+48791000002", "undelivered")
+    add(in_period, "+48604879100", "expired")  # 48791 in the middle of the number
+    add(datetime(2026, 3, 12, 12, 0, tzinfo=UTC), "+48791000003", "expired")  # after the period
+    at = open_page({"range": "custom", "from": "2026-03-10", "to": "2026-03-11"})
+    assert not at.exception, at.exception
+    prefixes = next(d.value for d in at.dataframe if d.key == "analytics.failing_prefixes")
+    assert prefixes["prefix"].iloc[0] == "+48791" and prefixes["failed"].iloc[0] == 3
+    at.session_state["analytics.failing_prefixes"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    drilled = next(d.value for d in at.dataframe if "latency_s" in d.value.columns)
+    [link] = [link for link in at.page_link if link.value == "Open in History"]
+    query = {key: values[0] for key, values in parse_qs(link.proto.query_string).items()}
+    assert query == {"from": "2026-03-10", "to": "2026-03-11", "phone": "+48791"}
+
+    at.query_params.clear()
+    at.query_params.update(query)
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="history.phone").value == "+48791"
+    assert any("**3** messages match" in m.value for m in at.markdown)
+    shown = at.dataframe[0].value
+    assert sorted(shown["Number"]) == sorted(drilled["phone"]) == [
+        "+48791000001", "+48791000001", "+48791000002"]

@@ -181,3 +181,45 @@ def test_a_date_that_is_not_a_date_is_ignored(app_env):
     at = history_page(**{"from": "yesterday", "to": "2026-02-30"})
     assert not at.exception, at.exception
     assert at.date_input(key="history.from").value is None and at.date_input(key="history.to").value is None
+
+
+# -- the number filter: "+48600" is the start of a number, "48600" anywhere in it ---------------
+
+def test_a_number_starting_with_plus_or_00_finds_numbers_that_start_with_it(app_env):
+    from datetime import UTC, datetime
+
+    store = resources.store()
+    sent = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    for phone in ("+48600100200", "+48600100201", "+48512486001", "+48512600100"):
+        add_messages(store, sent, phone=phone)
+    at = history_page()
+    assert "start with it" in at.text_input(key="history.phone").help
+    for typed in ("+48600", "+48 600", "0048600", "00 48 600-"):
+        at.text_input(key="history.phone").input(typed).run()
+        assert not at.exception, at.exception
+        assert sorted(at.dataframe[0].value["Number"]) == ["+48600100200", "+48600100201"], typed
+    assert at.query_params["phone"] in ("00 48 600-", ["00 48 600-"])
+    at.text_input(key="history.phone").input("48600").run()  # no + or 00: the digits anywhere
+    assert sorted(at.dataframe[0].value["Number"]) == ["+48512486001", "+48600100200", "+48600100201"]
+    at.text_input(key="history.phone").input("600").run()
+    assert len(at.dataframe[0].value) == 4
+    at.text_input(key="history.phone").input("+600").run()  # no number starts with it
+    assert any("**0** messages match" in m.value for m in at.markdown)
+
+
+def test_a_number_prefix_pages_by_keyset_through_its_numbers_only(app_env):
+    from datetime import UTC, datetime, timedelta
+
+    store = resources.store()
+    start = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    for n in range(130):  # interleaved in time, so that every page has numbers of both kinds to skip
+        add_messages(store, start + timedelta(minutes=n), phone=f"+48791{n:06d}")
+        add_messages(store, start + timedelta(minutes=n, seconds=30), phone=f"+485{n:03d}48791")
+    at = history_page(phone="+48791")
+    assert any("**130** messages match" in m.value for m in at.markdown)
+    at.selectbox(key="history.page_size").set_value(100).run()
+    seen = list(at.dataframe[0].value["Number"])
+    at.button(key="history.next").click().run()
+    seen += list(at.dataframe[0].value["Number"])
+    assert sorted(seen) == [f"+48791{n:06d}" for n in range(130)]
+    assert at.button(key="history.next").disabled

@@ -292,7 +292,8 @@ def failing_table(frame: pd.DataFrame, column: str, key: str, title: str) -> Non
     rows = event.selection.rows if event else []
     if rows:
         value = frame[column].iloc[rows[0]]
-        show_messages(title.format(value), {"phone": value.lstrip("+")}, phone_prefix=value)
+        # With its "+", History reads the number as the start of numbers, as the drill-down does.
+        show_messages(title.format(value), {"phone": value}, phone_prefix=value)
 
 
 left, right = st.columns(2)

@@ -8,7 +8,8 @@ import streamlit as st
 
 from smslib.analytics import View
 from smslib.errors import SmsError
-from smslib.history import day_range, export_messages, messages_frame, parse_channel, parse_day, parse_states
+from smslib.history import (NUMBER_FILTER_HELP, day_range, export_messages, messages_frame, number_filter,
+                            parse_channel, parse_day, parse_states)
 from smslib.models import PRIORITY_NAMES, Channel, MessageState
 from smslib.reports import sync_reports
 from smslib.store import MessageFilter
@@ -47,7 +48,7 @@ def check_reports_now() -> None:
 with st.container(border=True):
     row = st.columns([2, 3, 3, 2, 2])
     phone = row[0].text_input("Number", value=params.get("phone", ""), key="history.phone",
-                              placeholder="e.g. 600100200")
+                              placeholder="e.g. +48600 or 600100200", help=NUMBER_FILTER_HELP)
     text = row[1].text_input("Text contains", value=params.get("q", ""), key="history.text")
     state_values = row[2].multiselect(
         "State", [s.value for s in MessageState], key="history.states",
@@ -79,9 +80,10 @@ with st.container(border=True):
                              format_func=lambda v: {None: "Any", True: "Yes", False: "No"}[v])
 
 since, until = day_range(first_day, last_day, zone)
-digits = phone.strip().lstrip("+").replace(" ", "").replace("-", "")
+number, number_match = number_filter(phone)
 filters = MessageFilter(
-    since=since, until=until, phone=digits, text=text.strip(), states=parse_states(state_values),
+    since=since, until=until, phone=number, phone_match=number_match, text=text.strip(),
+    states=parse_states(state_values),
     sender=sender.strip() or None, cost_center=cost_center.strip() or None, priority=priority, flash=flash,
     channel=parse_channel(channel_value), job_id=int(job_text) if job_text.strip().isdigit() else None,
 )
