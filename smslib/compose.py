@@ -4,8 +4,9 @@ A person types recipients, a text and options; ``check_recipients``, ``check_mes
 and ``validate_sender`` say what is wrong in words, ``build_plan`` turns valid input into
 a frozen ``ComposePlan`` (what will be sent, to whom, and what it will cost), and
 ``send_plan`` sends it through ``sending.send_and_record`` — the TransactionId of the plan
-is the guard against sending twice. ``explain_outcome`` turns the result into a sentence
-and ``transaction_id_after`` says whether the next send needs a fresh TransactionId.
+is the guard against sending twice; an uncertain send goes again with it only where the
+gateway de-duplicates (``retries_uncertain``). ``explain_outcome`` turns the result into a
+sentence and ``transaction_id_after`` says whether the next send needs a fresh TransactionId.
 ``plan_test_send`` is the one-click test: it keeps its TransactionId while the test is the
 same message, so that clicking it twice sends one SMS.
 """
@@ -390,8 +391,9 @@ def transaction_id_after(outcome: SendOutcome, current: str) -> str:
 
     A new one once a submission is settled (accepted, or rejected: nothing went out).
     The same one while it is not (429 or no connection: nothing went out yet; uncertain:
-    it may have), so that sending again, a double click or a rerun cannot send twice;
-    sending an uncertain message again is a person's decision (``new_transaction_id``).
+    it may have), so that sending again, a double click or a rerun cannot send twice. An
+    uncertain message then goes again only where the gateway de-duplicates it
+    (``retries_uncertain``); elsewhere a new TransactionId is a person's decision.
     """
     if outcome.state in (BatchState.ACCEPTED, BatchState.REJECTED):
         return new_transaction_id()

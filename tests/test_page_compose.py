@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from smslib.models import Channel, MessageState
+from smslib.store import BatchState
 from ui import resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,6 +328,7 @@ def test_rate_limit_keeps_the_transaction_id_and_sends_later(page_env, sandbox):
 
 def test_gateway_failure_is_uncertain_and_explained(page_env, sandbox):
     page_env.setenv("SMS_RETRY_ATTEMPTS", "1")
+    page_env.setenv("SMS_GATEWAY_DEDUPLICATES", "false")
     at = fill(open_page())
     sandbox.backend.configure_faults(fail_rate=1.0, endpoints=("smses",))
     tid = at.text_input(key="compose.transaction_id").value
@@ -336,6 +338,8 @@ def test_gateway_failure_is_uncertain_and_explained(page_env, sandbox):
     assert "may or may not have sent" in texts(at.caption)
     assert MessageState.UNCERTAIN.label in texts(at.markdown)
     _assert_form_kept(at)
+    # Sending it again with the same TransactionId is no offer: this gateway would send it twice.
+    assert not [b for b in at.button if b.key == "compose.resend_uncertain"]
     # sending again with the same TransactionId does not send; a person may choose a new one
     sandbox.backend.configure_faults(fail_rate=0.0)
     review_and_send(at)
@@ -343,6 +347,33 @@ def test_gateway_failure_is_uncertain_and_explained(page_env, sandbox):
     assert sandbox.backend.accepted_messages() == []
     at.button(key="compose.renew_after_uncertain").click().run()
     assert at.text_input(key="compose.transaction_id").value != tid
+
+
+def test_an_uncertain_send_goes_again_with_its_transaction_id_on_a_deduplicating_gateway(page_env, sandbox):
+    page_env.setenv("SMS_RETRY_ATTEMPTS", "1")
+    page_env.setenv("SMS_READ_TIMEOUT", "0.3")
+    at = fill(open_page(), recipients="600123456")
+    tid = at.text_input(key="compose.transaction_id").value
+    sandbox.backend.configure_faults(hang_after_accept_rate=1.0, hang_seconds=1.0, endpoints=("smses",))
+    review_and_send(at)  # the gateway accepts it, but its answer never arrives
+    assert "Uncertain" in texts(at.warning)
+    assert "de-duplicates it" in texts(at.caption)
+    assert not [b for b in at.button if b.key == "compose.renew_after_uncertain"]  # the same id is safe
+    sandbox.backend.configure_faults(hang_after_accept_rate=0.0)
+
+    at.button(key="compose.resend_uncertain").click().run()  # the confirmation again, of the same message
+    assert not at.exception, at.exception
+    assert "same TransactionId" in texts(at.info) and f"TransactionId {tid}" in texts(at.markdown)
+    at.button(key="compose.send").click().run()
+    assert not at.exception, at.exception
+    assert "Sent to 1 recipient." in texts(at.success)
+    sent = sandbox.backend.accepted_messages()
+    assert len(sent) == 1 and sent[0]["transaction_id"] == tid  # answered with the first send's id
+    [stored] = stored_messages()
+    assert (stored.message_id, stored.transaction_id, stored.state) == (
+        sent[0]["message_id"], tid, MessageState.PENDING)
+    assert resources.store().get_batch(stored.batch_id).state is BatchState.ACCEPTED
+    assert at.text_input(key="compose.transaction_id").value != tid  # settled: the next send is new
 
 
 def test_a_hang_times_out_as_uncertain(page_env, sandbox):

@@ -90,7 +90,8 @@ def _another_test() -> None:
 
 
 def _send(plan: compose.ComposePlan, *, test: bool) -> None:
-    retry = test and compose.retries_uncertain(plan, gateway_deduplicates=settings.gateway_deduplicates)
+    # Where the gateway de-duplicates (/Smses), an uncertain send goes again with its TransactionId.
+    retry = compose.retries_uncertain(plan, gateway_deduplicates=settings.gateway_deduplicates)
     try:
         outcome = compose.send_plan(gateway.client, store, plan, phone_format=settings.phone_format,
                                     sent_by=auth.current_user(), retry_uncertain=retry)
@@ -119,10 +120,22 @@ def _confirm() -> None:
     st.text(plan.text)
     for line in plan.option_lines():
         st.markdown(f"- {line}")
+    if _resends_uncertain(plan):
+        st.info("This was sent before with an unclear outcome. It goes again with the same TransactionId, "
+                "which the gateway de-duplicates: a number that already got it does not get it twice.",
+                icon=":material/replay:")
     left, right = st.columns(2)
     left.button("Send", key="compose.send", type="primary", icon=":material/send:", on_click=_send_confirmed,
                 use_container_width=True)
     right.button("Cancel", key="compose.cancel", on_click=_cancel, use_container_width=True)
+
+
+def _resends_uncertain(plan: compose.ComposePlan) -> bool:
+    """Whether sending ``plan`` sends again the last send of this page, uncertain, with its TransactionId."""
+    last = st.session_state.get(RESULT)
+    # Not isinstance(last, Sent): each run of this script makes a new Sent class.
+    return (not isinstance(last, str) and last is not None and last.plan == plan and last.retried_if_uncertain
+            and last.outcome.state is BatchState.UNCERTAIN)
 
 
 @st.fragment(run_every=5)
@@ -167,7 +180,12 @@ def _show_result(result: Sent | str | None) -> None:
     show(prefix + view.headline, icon=":material/sms:")
     if view.detail:
         st.caption(view.detail)
-    if result.outcome.state is BatchState.UNCERTAIN and not result.test:
+    if result.outcome.state is BatchState.UNCERTAIN and not result.test and result.retried_if_uncertain:
+        st.button("Send again (same TransactionId, the gateway de-duplicates it)",
+                  key="compose.resend_uncertain", icon=":material/replay:",
+                  on_click=_review, args=(result.plan,),
+                  help="Confirm this same message again; what already went out is not sent twice.")
+    elif result.outcome.state is BatchState.UNCERTAIN and not result.test:
         st.button("Send it again anyway (new TransactionId)", key="compose.renew_after_uncertain",
                   on_click=_new_transaction_id,
                   help="Only if the History shows no report for it: a new TransactionId makes a new send.")
