@@ -2,7 +2,8 @@
 
 This is the only module that talks HTTP and the only one that catches
 ``requests.exceptions``; everything leaves it as an ``SmsError``. It keeps no state
-beyond its ``requests.Session`` and knows nothing of the store or of pandas.
+beyond its ``requests.Session``s (one per concurrent call) and knows nothing of the
+store or of pandas.
 
 Retries never duplicate a send: ``POST /Smses`` carries a TransactionId fixed before
 the first attempt (the gateway's idempotency key, contract §3), and a request that may
@@ -11,15 +12,19 @@ already have reached the gateway is retried only when the gateway de-duplicates.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import random
 import re
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -41,6 +46,8 @@ MAX_IDS_PER_REPORT_CALL = 1000  # contract §4
 USER_AGENT = "sms-dashboard-smslib/1"
 
 _ID_SEPARATORS = re.compile(r"[,;]")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")  # unreserved characters (RFC 3986): no quoting needed
+_STATUSES = {int(status): status for status in DeliveryStatus}  # the documented ones, without the enum's call
 _MS_JSON_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
@@ -63,7 +70,7 @@ class SmsClient:
         gateway_deduplicates: bool = True,
         gateway_timezone: str = "Europe/Warsaw",
         sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        session_factory: Callable[[], requests.Session] = requests.Session,
     ) -> None:
         if not base_url:
             raise ConfigError("No gateway URL was given (SMS_API_URL).", field="SMS_API_URL")
@@ -89,9 +96,12 @@ class SmsClient:
         # Secrets are kept only where they are used, so they never reach a repr or an error.
         self._secrets = tuple(s for s in (password, simpleapi_password) if s)
         self._simpleapi_password = simpleapi_password
-        self._session = session or requests.Session()
-        self._session.auth = (username, password) if username or password else None
-        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self._new_session = functools.partial(
+            _configured_session, session_factory, (username, password) if username or password else None,
+            **_environment_settings(self.base_url))
+        self._sessions: list[requests.Session] = []       # every one made, to close
+        self._idle_sessions: list[requests.Session] = []  # those no call is using now
+        self._sessions_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> SmsClient:
@@ -119,7 +129,9 @@ class SmsClient:
     # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
-        self._session.close()
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
 
     def __enter__(self) -> SmsClient:
         return self
@@ -212,9 +224,15 @@ class SmsClient:
         )
 
     def delivery_reports(
-        self, message_ids: Sequence[str] | None = None, mark_as_read: bool | None = None
+        self, message_ids: Sequence[str] | None = None, mark_as_read: bool | None = None, *,
+        known: Mapping[str, DeliveryReport] | None = None,
     ) -> ReportBatch:
-        """Read delivery reports (contract §5); more than 1,000 ids are asked in several calls."""
+        """Read delivery reports (contract §5); more than 1,000 ids are asked in several calls.
+
+        ``known``: reports the caller holds already, by ReportId. An answered report with one
+        of those ids comes back as the known one, not parsed again (the answer to an
+        acknowledgement repeats the reports just read).
+        """
         if message_ids is not None:
             message_ids = [str(i) for i in message_ids if str(i).strip()]
             if not message_ids:
@@ -227,6 +245,7 @@ class SmsClient:
         reports: list[DeliveryReport] = []
         current_time = None
         raws = []
+        parse = _ReportParser(self._time_or_none, known or {})
         for chunk in chunks:
             params: list[tuple[str, str]] = [("MessageIds", i) for i in chunk or ()]
             if mark_as_read is not None:
@@ -238,7 +257,7 @@ class SmsClient:
                 items = []
             if not isinstance(items, list):
                 raise BadResponseError("The gateway's DeliveryReports is not a list.", json_body=data)
-            reports.extend(self._parse_report(item) for item in items)
+            reports.extend(map(parse, items))
             raws.append(data)
         return ReportBatch(current_time=current_time, reports=tuple(reports), raw=raws)
 
@@ -263,29 +282,6 @@ class SmsClient:
             return self.parse_time(value)
         except BadResponseError:
             return None
-
-    def _parse_report(self, item: object) -> DeliveryReport:
-        if not isinstance(item, Mapping):
-            raise BadResponseError("A delivery report from the gateway is not an object.", json_body=item)
-        message_id = item.get("MessageId")
-        if message_id in (None, ""):
-            raise BadResponseError("A delivery report from the gateway has no MessageId.", json_body=item)
-        raw_status = item.get("Status")
-        try:
-            status = DeliveryStatus(int(raw_status))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise BadResponseError(
-                f"A delivery report has a Status that is not a number: {raw_status!r}.", json_body=item
-            ) from None
-        report_id = item.get("ReportId")
-        return DeliveryReport(
-            report_id=str(report_id) if report_id not in (None, "") else f"{message_id}:{int(status)}",
-            message_id=str(message_id),
-            phone=str(item.get("Phone") or ""),
-            status=status,
-            delivery_time=self._time_or_none(item.get("DeliveryTime")),
-            raw=dict(item),
-        )
 
     # -- the one place that talks HTTP -------------------------------------------------
 
@@ -338,14 +334,15 @@ class SmsClient:
     ) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=json_body,
-                params=params,
-                auth=None if auth else _NO_AUTH,
-                timeout=(self.connect_timeout, self.read_timeout),
-            )
+            with self._session() as session:
+                response = session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=_query_string(params) if params else None,
+                    auth=None if auth else _NO_AUTH,
+                    timeout=(self.connect_timeout, self.read_timeout),
+                )
         except requests.exceptions.ConnectTimeout as e:
             raise TransportError(
                 f"Could not connect to the gateway at {where} within {self.connect_timeout:g} s; "
@@ -367,6 +364,23 @@ class SmsClient:
                 may_have_reached_gateway=True,
             ) from e
         return self._decode(response, path)
+
+    @contextmanager
+    def _session(self) -> Iterator[requests.Session]:
+        """A session of this client's for one request: concurrent requests each get their own
+        (requests does not promise a session is thread-safe); an idle one is reused, keeping
+        its connection alive."""
+        with self._sessions_lock:
+            if self._idle_sessions:
+                session = self._idle_sessions.pop()
+            else:
+                session = self._new_session()
+                self._sessions.append(session)
+        try:
+            yield session
+        finally:
+            with self._sessions_lock:
+                self._idle_sessions.append(session)
 
     def _decode(self, response: requests.Response, path: str) -> dict[str, Any]:
         text = self._scrub(response.text)
@@ -391,6 +405,85 @@ class SmsClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+class _ReportParser:
+    """Turns the report objects of one answer into ``DeliveryReport``s.
+
+    Each distinct time is parsed once (reports that arrive together often share their
+    DeliveryTime, and a time costs more than the rest of a report), and a report the
+    caller already holds (``known``, by ReportId) is given back as it is.
+    """
+
+    def __init__(self, time_or_none: Callable[[object], datetime | None],
+                 known: Mapping[str, DeliveryReport]) -> None:
+        self._time_or_none = time_or_none
+        self._known = known
+        self._times: dict[str, datetime | None] = {}
+
+    def __call__(self, item: object) -> DeliveryReport:
+        if not isinstance(item, dict) and not isinstance(item, Mapping):  # a dict first: the quick check
+            raise BadResponseError("A delivery report from the gateway is not an object.", json_body=item)
+        report_id = item.get("ReportId")
+        if self._known and type(report_id) in (str, int):
+            known = self._known.get(str(report_id))
+            if known is not None:
+                return known
+        message_id = item.get("MessageId")
+        if message_id in (None, ""):
+            raise BadResponseError("A delivery report from the gateway has no MessageId.", json_body=item)
+        raw_status = item.get("Status")
+        status = _STATUSES.get(raw_status) if type(raw_status) is int else None
+        if status is None:
+            try:
+                status = DeliveryStatus(int(raw_status))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise BadResponseError(
+                    f"A delivery report has a Status that is not a number: {raw_status!r}.", json_body=item
+                ) from None
+        return DeliveryReport(
+            report_id=str(report_id) if report_id not in (None, "") else f"{message_id}:{int(status)}",
+            message_id=str(message_id),
+            phone=str(item.get("Phone") or ""),
+            status=status,
+            delivery_time=self._time(item.get("DeliveryTime")),
+            raw=dict(item),
+        )
+
+    def _time(self, value: object) -> datetime | None:
+        if not isinstance(value, str):
+            return self._time_or_none(value)
+        try:
+            return self._times[value]
+        except KeyError:
+            parsed = self._times[value] = self._time_or_none(value)
+            return parsed
+
+
+def _environment_settings(base_url: str) -> dict[str, Any]:
+    """The proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)
+    the environment gives requests to ``base_url``, read once: left to requests (trust_env), they
+    would be read again on every request, which costs more than a request to a nearby gateway."""
+    verify: str | bool = True
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if os.environ.get(name):
+            verify = os.environ[name]
+            if urlsplit(base_url).scheme == "https" and not os.path.exists(verify):
+                raise ConfigError(f"{name} names {verify!r}, which does not exist: set it to the file (or folder) "
+                                  "of the CA certificates the gateway's certificate is checked against.", field=name)
+            break
+    return {"proxies": requests.utils.get_environ_proxies(base_url), "verify": verify}
+
+
+def _configured_session(factory: Callable[[], requests.Session], auth: tuple[str, str] | None, *,
+                        proxies: dict[str, str], verify: str | bool) -> requests.Session:
+    session = factory()
+    session.auth = auth
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    session.trust_env = False  # the environment was read once, into these:
+    session.proxies.update(proxies)
+    session.verify = verify
+    return session
 
 
 class _NoAuth(requests.auth.AuthBase):
@@ -422,12 +515,12 @@ def parse_gateway_time(value: object, gateway_timezone: ZoneInfo | str = "Europe
     if not isinstance(value, str):
         raise BadResponseError(f"The gateway sent a time that is not text: {value!r}.")
     text = value.strip()
-    match = _MS_JSON_DATE.match(text)
-    if match:
-        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc)
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)  # the documented form first: the common case, in C
     except ValueError:
+        match = _MS_JSON_DATE.match(text)
+        if match:
+            return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc)
         raise BadResponseError(f"The gateway sent a time in an unknown format: {text[:40]!r}.") from None
     if parsed.tzinfo is None:
         zone = ZoneInfo(gateway_timezone) if isinstance(gateway_timezone, str) else gateway_timezone
@@ -461,6 +554,15 @@ def _check_text(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be text, not {type(value).__name__}.", field=field)
     return value
+
+
+def _query_string(params: Iterable[tuple[str, str]]) -> str:
+    """``urlencode(params)``, quicker for the usual URL-safe values (an acknowledgement carries 1,000 ids)."""
+    return "&".join(f"{_quoted(name)}={_quoted(value)}" for name, value in params)
+
+
+def _quoted(text: str) -> str:
+    return text if _URL_SAFE.fullmatch(text) else quote(text, safe="")
 
 
 def _field(data: Mapping[str, Any], name: str) -> Any:

@@ -26,6 +26,7 @@ SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox"
 SANDBOX_EMAIL = "sandbox@example.com"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+MAX_REQUESTS_IN_FLIGHT = 64
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -96,6 +97,13 @@ def _batch_size(value: str) -> int:
     number = _positive_int(value)
     if number > 1000:
         raise ValueError("the gateway takes at most 1000 numbers in one request")
+    return number
+
+
+def _requests_in_flight(value: str) -> int:
+    number = _positive_int(value)
+    if number > MAX_REQUESTS_IN_FLIGHT:
+        raise ValueError(f"at most {MAX_REQUESTS_IN_FLIGHT} (each is a thread and a connection)")
     return number
 
 
@@ -197,6 +205,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Most SMS per second sent by bulk jobs, for the whole account. 0: no limit."),
     Setting("SMS_RATE_LIMIT_REQUESTS", "rate_limit_requests", "0", _non_negative_float,
             "Most gateway requests per second, for the whole account. 0: no limit."),
+    Setting("SMS_REQUESTS_IN_FLIGHT", "requests_in_flight", "8", _requests_in_flight,
+            "Bulk-job requests each worker keeps at the gateway at once (1 to 64): more hide more of "
+            "the gateway's latency; the rate limits above still hold."),
     # -- storage and background work
     Setting("SMS_DB_URL", "db_url", "", _text,
             "The store: a database URL, sqlite:///path or postgresql://user:pass@host/db. "
@@ -254,6 +265,7 @@ class Settings:
     batch_size: int = 500
     rate_limit_sms: float = 0.0
     rate_limit_requests: float = 0.0
+    requests_in_flight: int = 8
     db_url: str = ""
     data_dir: str = "data"
     sync_interval: float = 30.0

@@ -2,8 +2,8 @@
 
 - ``create_job(store, plan, ...)`` writes the job and ALL its batches (``pending``, each
   with a deterministic TransactionId) in one transaction, before anything is sent;
-- ``JobRunner`` (the runner's "jobs" task, or a worker process) then sends them with
-  ``sending.send_batch``/``send_claimed``, which hold the exactly-once rules.
+- ``JobRunner`` (the runner's "jobs" task, or a worker process) then sends them, several
+  at once, with ``sending.call_gateway``/``record_answers``, which hold the exactly-once rules.
 
 Job states: queued → running ⇄ paused → done | cancelled | failed. Progress is always
 read from the store (``job_progress``), so any process, page or browser sees the same.
@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any
@@ -27,11 +28,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
+from .config import Settings
 from .errors import AuthenticationError, ConfigError, ValidationError
 from .models import MessageState
 from .planning import PlannedBatch, fingerprint
-from .sending import SendOutcome, lease_seconds, send_batch, send_claimed
-from .store import Batch, BatchState, Job, JobState, Store, batches, jobs, messages
+from .sending import GatewayAnswer, SendOutcome, call_gateway, lease_seconds, record_answers, send_batch
+from .store import Batch, BatchState, Claim, Job, JobState, Store, batches, jobs, messages
 
 log = logging.getLogger(__name__)
 _OPEN = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.FAILED)
@@ -290,18 +292,22 @@ class Pacer:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.sms_per_second = sms_per_second
         self.requests_per_second = requests_per_second
-        self._clock, self._sleep = clock, sleep
+        self.sleep = sleep
+        self._clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self, sms: int) -> None:
-        """Wait until a request of ``sms`` messages may go, and book it."""
+    def book(self, sms: int) -> float:
+        """Book the next slot for a request of ``sms`` messages; the seconds until it."""
         with self._lock:
-            delay = self._next - self._clock()
-            if delay > 0:
-                self._sleep(delay)
-            spacing = _spacing(sms, self.sms_per_second, self.requests_per_second)
-            self._next = max(self._next, self._clock()) + spacing
+            now = self._clock()
+            start = max(self._next, now)
+            self._next = start + _spacing(sms, self.sms_per_second, self.requests_per_second)
+            return start - now
+
+    def wait(self, sms: int) -> float:
+        """Wait until a request of ``sms`` messages may go, and book it; the seconds waited."""
+        return _slept(self, self.book(sms))
 
 
 class SharedPacer:
@@ -318,16 +324,25 @@ class SharedPacer:
         self.store = store
         self.sms_per_second = sms_per_second
         self.requests_per_second = requests_per_second
-        self._clock, self._sleep = clock, sleep
+        self.sleep = sleep
+        self._clock = clock
 
-    def wait(self, sms: int) -> None:
-        """Wait until a request of ``sms`` messages may go, and book it."""
+    def book(self, sms: int) -> float:
+        """Book the next slot for a request of ``sms`` messages; the seconds until it."""
         spacing = _spacing(sms, self.sms_per_second, self.requests_per_second)
         if spacing <= 0:
-            return  # no limit: no write per request
-        delay = self.store.reserve_rate(self.BUDGET, spacing, now=self._clock())
-        if delay > 0:
-            self._sleep(delay)
+            return 0.0  # no limit: no write per request
+        return max(self.store.reserve_rate(self.BUDGET, spacing, now=self._clock()), 0.0)
+
+    def wait(self, sms: int) -> float:
+        """Wait until a request of ``sms`` messages may go, and book it; the seconds waited."""
+        return _slept(self, self.book(sms))
+
+
+def _slept(pacer: Pacer | SharedPacer, delay: float) -> float:
+    if delay > 0:
+        pacer.sleep(delay)
+    return delay
 
 
 def database_problem(error: sa.exc.DBAPIError) -> str:
@@ -350,9 +365,16 @@ def database_problem(error: sa.exc.DBAPIError) -> str:
 class JobRunner:
     """Sends the batches of runnable jobs; ``run`` is the background runner's "jobs" task.
 
-    Any number of runners, in any number of processes, may share one store: each batch
-    is claimed under a row lock with a lease (``Store.claim_next_batch``), so no two send
-    the same batch, and one whose runner stops is taken over when its lease runs out.
+    Any number of runners, in any number of processes, may share one store: batches are
+    claimed under a row lock with a lease (``Store.claim_batches``), so no two send the
+    same batch, and one whose runner stops is taken over when its lease runs out.
+
+    It sends in rounds of up to ``requests_in_flight`` batches: claimed together in one
+    transaction, their requests made at once from threads of the runner's own (a gateway
+    100 ms away then costs 100 ms per round, not per request), and what came back
+    recorded together in one transaction. Every batch is marked ``sending`` before its
+    request goes out and carries its own TransactionId, so a crash mid-round sends
+    nothing twice; a pause or cancel takes effect at the next round.
     """
 
     client: Any
@@ -366,9 +388,11 @@ class JobRunner:
     # enough for the slowest send the client may make, for runners nobody renews.
     lease_seconds: float | None = None
     holder_prefix: str = field(default_factory=lambda: uuid.uuid4().hex)
+    requests_in_flight: int = Settings.requests_in_flight
     activity: str = "idle"  # what it does now, for the worker's heartbeat
     _claims: Any = field(default_factory=lambda: itertools.count(1), repr=False)
     _unrecorded_pauses: dict[int, str] = field(default_factory=dict, repr=False)
+    _senders: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, client: Any, store: Store, settings: Any, *, worker_id: str | None = None) -> JobRunner:
@@ -377,7 +401,14 @@ class JobRunner:
                    phone_format=settings.phone_format,
                    pacer=SharedPacer(store, settings.rate_limit_sms, settings.rate_limit_requests),
                    lease_seconds=settings.lease_seconds if worker_id else None,
-                   holder_prefix=worker_id or uuid.uuid4().hex)
+                   holder_prefix=worker_id or uuid.uuid4().hex,
+                   requests_in_flight=settings.requests_in_flight)
+
+    def close(self) -> None:
+        """Stop the sending threads (after the requests they are making)."""
+        if self._senders is not None:
+            self._senders.shutdown(wait=True)
+            self._senders = None
 
     def run(self) -> bool:
         """Send batches for about ``slice_seconds``; True when there is more to send at once."""
@@ -389,9 +420,8 @@ class JobRunner:
                 if job is None:
                     return False
                 # Stay on the job while it has batches: choosing it again per batch costs as much as a send.
-                while self.run_next_batch(job.id):
-                    if time.monotonic() >= deadline:
-                        return True
+                if self._send(job.id, deadline=deadline):
+                    return True
                 finished = self.store.get_job(job.id)
                 if finished is None or finished.state is not JobState.DONE:
                     return False  # waiting (429, no connection), paused or failed: the runner waits a while
@@ -403,7 +433,7 @@ class JobRunner:
                 idle_sleep: float = 0.5) -> JobProgress:
         """Run one job in the caller's thread until it is finished (the CLI's send-file)."""
         while True:
-            more = self.run_next_batch(job_id)
+            more = self._send(job_id, deadline=time.monotonic() + self.slice_seconds)
             progress = job_progress(self.store, job_id)
             if on_progress:
                 on_progress(progress)
@@ -413,55 +443,121 @@ class JobRunner:
                 time.sleep(idle_sleep)
 
     def run_next_batch(self, job_id: int) -> bool:
-        """Send the job's next batch, if it may run now; True when a batch was sent and more may follow.
+        """Send the job's next batch, if it may run now; True when a batch was sent and more may follow."""
+        return self._send(job_id, batches=1)
 
-        When the database refuses a write (locked too long, disk full) the job pauses with
-        the reason; the batch under way keeps its state and is checked again on resume.
+    def _send(self, job_id: int, *, deadline: float | None = None, batches: int | None = None) -> bool:
+        """Send the job's batches, a round of up to ``requests_in_flight`` at a time, until it has
+        none left, must wait, fails or pauses, ``deadline`` passes or ``batches`` were sent.
+
+        True when it stopped with more to send at once. A round's requests are always seen
+        through and recorded. When the database refuses a write (locked too long, disk
+        full) the job pauses with the reason; the batches under way keep their state and
+        are checked again on resume.
         """
         if job_id in self._unrecorded_pauses and not self._record_pauses():
             return False
-        held: list[tuple[int, str]] = []
+        held: dict[int, str] = {}  # claimed and not recorded yet: batch id -> holder
         try:
-            return self._send_next(job_id, held)
+            return self._send_rounds(job_id, held, deadline, batches)
         except sa.exc.OperationalError as error:
-            self._pause_for_database(job_id, database_problem(error), held)
+            self._pause_for_database(job_id, database_problem(error), list(held.items()))
             return False
 
-    def _send_next(self, job_id: int, held: list[tuple[int, str]]) -> bool:
+    def _send_rounds(self, job_id: int, held: dict[int, str], deadline: float | None, batches: int | None) -> bool:
+        sent = 0
+        while batches is None or sent < batches:
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            size = self.requests_in_flight if batches is None else min(self.requests_in_flight, batches - sent)
+            claimed = self._claim(job_id, size)
+            if claimed is None:
+                return False  # paused, cancelled, failed or outside its time
+            holder, claims = claimed
+            if not claims:
+                if not self._has_batches_sending(job_id):
+                    _finish(self.store, job_id)
+                return False
+            sent += len(claims)
+            if self._send_round(job_id, holder, claims, held):
+                return False
+        return True
+
+    def _send_round(self, job_id: int, holder: str, claims: Sequence[Claim], held: dict[int, str]) -> bool:
+        """Send claimed batches at once and record what came back together; True when the job must stop for now."""
+        held.update((claim.batch.id, holder) for claim in claims)
+        to_send = []
+        for claim in claims:
+            if claim.taken_over and not self.gateway_deduplicates:
+                self._leave_to_a_person(claim.batch, holder)
+                del held[claim.batch.id]
+            else:
+                to_send.append(claim.batch)
+        answers = self._gateway_answers(to_send, holder)
+        outcomes = record_answers(self.store, answers)
+        for answer in answers:
+            del held[answer.batch.id]
+        return self._must_stop(job_id, outcomes)
+
+    def _gateway_answers(self, claimed: Sequence[Batch], holder: str) -> list[GatewayAnswer]:
+        """The gateway's answers to claimed batches, in order; their requests go out at once, one per sending thread.
+
+        The store is left alone meanwhile: with the requests under way, the only work is
+        theirs, and every one has ended when this returns, whatever happened.
+        """
+        if len(claimed) <= 1:
+            return [self._call_gateway(batch, holder) for batch in claimed]
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix="sms-send")
+        under_way = [self._senders.submit(self._call_gateway, batch, holder) for batch in claimed]
+        wait(under_way)
+        return [request.result() for request in under_way]
+
+    def _call_gateway(self, batch: Batch, holder: str) -> GatewayAnswer:
+        delay = self.pacer.book(len(batch.phones))
+        if delay > 0:
+            # Its turn under the rate limit comes later (a round's last batch the latest): the
+            # lease must outlast the wait and then the send, or another sender could take it.
+            self.store.renew_leases(holder, lease_seconds=delay + self._lease_seconds())
+            self.pacer.sleep(delay)
+        return call_gateway(self.client, batch, holder, phone_format=self.phone_format)
+
+    def _claim(self, job_id: int, count: int) -> tuple[str, list[Claim]] | None:
+        """Claim up to ``count`` batches in one transaction, under one holder; None when the job may not send now."""
         job = self.store.get_job(job_id)
         if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
-            return False
+            return None
         now = self.clock()
         if _waiting_for(job, now) is not None:
-            return False
+            return None
         self.activity = f"sending job {job_id}"
         if job.state is JobState.QUEUED:
             self.store.set_job_state(job_id, JobState.RUNNING)
         holder = f"{self.holder_prefix}/{next(self._claims)}"
-        claim = self.store.claim_next_batch(job_id, holder, now=now, lease_seconds=(
-            self.lease_seconds if self.lease_seconds is not None else lease_seconds(self.client)))
-        if claim is None:
-            if not self._in_flight(job_id):
-                _finish(self.store, job_id)
-            return False
-        held.append((claim.batch.id, holder))
-        if claim.taken_over and not self.gateway_deduplicates:
-            # It may have gone out before its sender stopped; without de-duplication a person decides.
-            self.store.mark_batch_uncertain(
-                claim.batch.id, holder, "The sender stopped while sending this batch and the gateway does not "
-                "de-duplicate: check whether it went out, then resend it or mark it as sent.",
-                submitted_at=claim.batch.updated_at)
-            return True
-        self.pacer.wait(len(claim.batch.phones))
-        outcome = send_claimed(self.client, self.store, claim.batch, holder, phone_format=self.phone_format)
-        if outcome.state is BatchState.PENDING:
+        return holder, self.store.claim_batches(job_id, holder, count, now=now, lease_seconds=self._lease_seconds())
+
+    def _lease_seconds(self) -> float:
+        return self.lease_seconds if self.lease_seconds is not None else lease_seconds(self.client)
+
+    def _leave_to_a_person(self, batch: Batch, holder: str) -> None:
+        # It may have gone out before its sender stopped; without de-duplication a person decides.
+        self.store.mark_batch_uncertain(
+            batch.id, holder, "The sender stopped while sending this batch and the gateway does not "
+            "de-duplicate: check whether it went out, then resend it or mark it as sent.",
+            submitted_at=batch.updated_at)
+
+    def _must_stop(self, job_id: int, outcomes: Sequence[SendOutcome]) -> bool:
+        """Whether what came back stops the job for now: a batch that must wait, or credentials that fail."""
+        for outcome in outcomes:
+            if isinstance(outcome.exception, (AuthenticationError, ConfigError)):
+                self.store.set_job_state(job_id, JobState.FAILED, error=outcome.error)
+                return True
+        waiting = [outcome for outcome in outcomes if outcome.state is BatchState.PENDING]
+        if waiting:
             # 429 or no connection: nothing went out; try again later with the same TransactionId.
-            self.store.set_job_state(job_id, JobState.RUNNING, error=outcome.error)
-            return False
-        if isinstance(outcome.exception, (AuthenticationError, ConfigError)):
-            self.store.set_job_state(job_id, JobState.FAILED, error=outcome.error)
-            return False
-        return True
+            self.store.set_job_state(job_id, JobState.RUNNING, error=waiting[-1].error)
+            return True
+        return False
 
     def _pause_for_database(self, job_id: int, reason: str, held: list[tuple[int, str]]) -> None:
         log.warning("job %s: %s", job_id, reason)
@@ -471,8 +567,8 @@ class JobRunner:
     def _record_pauses(self, held: Sequence[tuple[int, str]] = ()) -> bool:
         """Write the pauses the database refused earlier; True when none is left unwritten.
 
-        With a pause, the lease of the batch that was under way ends now, so that a resume
-        checks it again at once (with its TransactionId) rather than after the lease.
+        With a pause, the leases of the batches that were under way end now, so that a
+        resume checks them again at once (with their TransactionIds) rather than after the lease.
         """
         if not self._unrecorded_pauses:
             return True
@@ -506,12 +602,12 @@ class JobRunner:
         for job_id in ids:
             job = self.store.get_job(job_id)
             if job is not None and _waiting_for(job, now) is None and (
-                self.store.has_claimable_batch(job_id, now=now) or not self._in_flight(job_id)
+                self.store.has_claimable_batch(job_id, now=now) or not self._has_batches_sending(job_id)
             ):
                 return job
         return None
 
-    def _in_flight(self, job_id: int) -> bool:
+    def _has_batches_sending(self, job_id: int) -> bool:
         with self.store.engine.connect() as connection:
             return bool(connection.execute(
                 sa.select(sa.func.count()).select_from(batches)

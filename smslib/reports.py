@@ -1,10 +1,10 @@
 """Delivery-report sync: fetch unread reports, store them, and only then acknowledge them.
 
-Reports are read with ``MarkAsRead=false``, stored in one transaction, and then exactly
-those are marked read by their message ids (gateway contract §5). A crash between
-storing and acknowledging only means the same reports come again; the store's
-idempotency absorbs them. Messages still pending after a while are also asked about
-by id, for gateways that answer some reports only that way.
+Reports are read with ``MarkAsRead=false``, stored (in parts of whole messages, one
+transaction each), and only then exactly those are marked read by their message ids
+(gateway contract §5). A crash between storing and acknowledging only means the same
+reports come again; the store's idempotency absorbs them. Messages still pending after
+a while are also asked about by id, for gateways that answer some reports only that way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .models import MessageState, ReportBatch
+from .models import DeliveryReport, MessageState, ReportBatch
 from .sending import lease_seconds
 from .store import ApplyCounts, Store
 
@@ -22,6 +22,9 @@ from .store import ApplyCounts, Store
 # that ignores MarkAsRead cannot keep a sync running.
 MAX_ROUNDS = 10
 SYNC_LOCK = "report-sync"
+# Reports stored per transaction (then acknowledged): enough that a transaction's fixed
+# costs don't count, few enough that its changes fit the write page cache.
+REPORTS_PER_PART = 10_000
 
 Acknowledge = Callable[[Sequence[str]], ReportBatch]
 
@@ -51,9 +54,10 @@ def sync_reports(
 
     ``pending_check_after``: seconds after which a message still pending is asked about
     by id (None: never). ``acknowledge`` marks reports read given their message ids; it
-    defaults to ``client.delivery_reports(message_ids=..., mark_as_read=True)`` and is
-    replaceable, e.g. by a test that makes it fail after the store step. While another
-    process syncs, nothing is done and the counts say ``skipped``.
+    defaults to ``client.delivery_reports(message_ids=..., mark_as_read=True)`` (told the
+    reports just stored, so that its answer is not parsed again) and is replaceable, e.g.
+    by a test that makes it fail after the store step. While another process syncs,
+    nothing is done and the counts say ``skipped``.
     """
     # One sync at a time across every process: two would read the same unread reports and
     # acknowledge each other's. The lock dies with its holder (see Store.exclusive), and
@@ -80,13 +84,10 @@ def _sync(
     acknowledge: Acknowledge | None,
     pending_check_limit: int,
 ) -> SyncCounts:
-    if acknowledge is None:
-        def acknowledge(message_ids: Sequence[str]) -> ReportBatch:
-            return client.delivery_reports(message_ids=message_ids, mark_as_read=True)
-
     applied, acknowledged = ApplyCounts(), 0
     for _ in range(MAX_ROUNDS):
-        counts, acked = _store_then_acknowledge(store, client.delivery_reports(mark_as_read=False), acknowledge)
+        counts, acked = _store_then_acknowledge(store, client, client.delivery_reports(mark_as_read=False),
+                                                acknowledge)
         applied, acknowledged = applied + counts, acknowledged + acked
         if counts.new == 0:
             break
@@ -99,22 +100,43 @@ def _sync(
         )
         if due:
             answer = client.delivery_reports(message_ids=due, mark_as_read=False)
-            counts, acked = _store_then_acknowledge(store, answer, acknowledge)
+            counts, acked = _store_then_acknowledge(store, client, answer, acknowledge)
             applied, acknowledged = applied + counts, acknowledged + acked
             still_pending = sum(state is MessageState.PENDING for state in store.message_states(due).values())
     return SyncCounts(applied.new, applied.duplicate, applied.unknown, still_pending, acknowledged)
 
 
-def _store_then_acknowledge(store: Store, batch: ReportBatch, acknowledge: Acknowledge) -> tuple[ApplyCounts, int]:
-    """Store ``batch`` durably, then mark exactly its reports read; return the counts and acks."""
-    counts = store.apply_reports(batch.reports)
-    message_ids = list(dict.fromkeys(report.message_id for report in batch.reports))
-    if not message_ids:
-        return counts, 0
-    answer = acknowledge(message_ids)
+def _store_then_acknowledge(store: Store, client: Any, batch: ReportBatch,
+                            acknowledge: Acknowledge | None) -> tuple[ApplyCounts, int]:
+    """Store ``batch`` durably, then mark exactly its reports read; return the counts and acks.
+
+    Many reports are stored in parts of whole messages (the gateway marks reports read by
+    message), one transaction each, and each part is acknowledged once it is committed.
+    """
+    stored = {report.report_id: report for report in batch.reports}
+    counts, answers = ApplyCounts(), []
+    for message_ids, reports in _parts_by_message(batch.reports):
+        counts += store.apply_reports(reports)
+        answers.append(acknowledge(message_ids) if acknowledge is not None
+                       else client.delivery_reports(message_ids=message_ids, mark_as_read=True, known=stored))
     # The acknowledging call answers with what it marked read; a report that arrived in
     # between is among them and must be stored too. The rest were stored a moment ago:
     # leaving them out spares re-inserting (and re-applying) every report of the round.
-    stored = {report.report_id for report in batch.reports}
-    late = store.apply_reports([report for report in answer.reports if report.report_id not in stored])
-    return counts + ApplyCounts(late.new, 0, late.unknown), len(answer.reports)
+    late = store.apply_reports([report for answer in answers for report in answer.reports
+                                if report.report_id not in stored])
+    return counts + ApplyCounts(late.new, 0, late.unknown), sum(len(answer.reports) for answer in answers)
+
+
+def _parts_by_message(reports: Sequence[DeliveryReport]) -> list[tuple[list[str], list[DeliveryReport]]]:
+    """The reports in parts of about ``REPORTS_PER_PART``, every report of a message in the same part."""
+    part_of: dict[str, int] = {}
+    parts: list[tuple[list[str], list[DeliveryReport]]] = []
+    for report in reports:
+        index = part_of.get(report.message_id)
+        if index is None:
+            if not parts or len(parts[-1][1]) >= REPORTS_PER_PART:
+                parts.append(([], []))
+            index = part_of[report.message_id] = len(parts) - 1
+            parts[index][0].append(report.message_id)
+        parts[index][1].append(report)
+    return parts

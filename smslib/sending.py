@@ -43,7 +43,7 @@ from .errors import (
 )
 from .models import Channel, SendResult
 from .phones import gateway_format
-from .store import Batch, BatchState, SendOptions, Store
+from .store import Batch, BatchState, FinishedBatch, SendOptions, Store
 from .text import count_segments, unsafe_character
 
 # Errors after which nothing went out and sending the same request again cannot help.
@@ -144,18 +144,61 @@ def send_batch(
 
 def send_claimed(client: Any, store: Store, claimed: Batch, holder: str, *, phone_format: str = "digits") -> SendOutcome:
     """Send a batch that ``holder`` has claimed (``sending``) and record the answer; see ``send_batch``."""
+    [outcome] = record_answers(store, [call_gateway(client, claimed, holder, phone_format=phone_format)])
+    return outcome
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """What the gateway said to one claimed batch: its result, or the error the call met."""
+
+    batch: Batch
+    holder: str
+    submitted_at: datetime
+    result: SendResult | None = None
+    error: SmsError | None = None
+
+
+def call_gateway(client: Any, claimed: Batch, holder: str, *, phone_format: str = "digits") -> GatewayAnswer:
+    """Send a batch that ``holder`` has claimed, recording nothing: safe in any thread.
+
+    The answer must then go to ``record_answers``; until it does, the batch stays
+    ``sending`` under its lease, which is what a crash in between would leave.
+    """
     submitted_at = datetime.now(timezone.utc)
     try:
         result = _call_gateway(client, claimed, [gateway_format(phone, phone_format) for phone in claimed.phones])
     except SmsError as error:
-        return _record_failure(store, claimed, holder, error, submitted_at)
-    if store.mark_batch_accepted(
-        claimed.id, holder, result.message_ids, accepted_at=result.current_time, submitted_at=submitted_at
-    ):
-        # Recorded as sent just now: the outcome is what was written, without reading it back.
-        return SendOutcome(claimed.id, claimed.transaction_id, BatchState.ACCEPTED, claimed.phones,
-                           tuple(result.message_ids))
-    return replace(_stored_outcome(store, store.get_batch(claimed.id) or claimed), replayed=False)
+        return GatewayAnswer(claimed, holder, submitted_at, error=error)
+    return GatewayAnswer(claimed, holder, submitted_at, result=result)
+
+
+def record_answers(store: Store, answers: Sequence[GatewayAnswer]) -> list[SendOutcome]:
+    """Record what the gateway answered to claimed batches, all in one transaction; the outcomes in order.
+
+    A batch its holder no longer holds (its lease ran out and another sender took it) is
+    left as that sender records it: its outcome is the store's.
+    """
+    if not answers:
+        return []  # no transaction: the change counter (and the pages' caches) stay put
+    accepted = [answer for answer in answers if answer.result is not None]
+    with store.atomic():
+        recorded = dict(zip((answer.batch.id for answer in accepted), store.finish_batches([
+            FinishedBatch(answer.batch, answer.holder, BatchState.ACCEPTED, answer.submitted_at,
+                          answer.result.message_ids, answer.result.current_time)
+            for answer in accepted])))
+        outcomes = []
+        for answer in answers:
+            batch = answer.batch
+            if answer.error is not None:
+                outcomes.append(_record_failure(store, batch, answer.holder, answer.error, answer.submitted_at))
+            elif recorded[batch.id]:
+                # Recorded as sent just now: the outcome is what was written, without reading it back.
+                outcomes.append(SendOutcome(batch.id, batch.transaction_id, BatchState.ACCEPTED, batch.phones,
+                                            tuple(answer.result.message_ids)))
+            else:
+                outcomes.append(replace(_stored_outcome(store, store.get_batch(batch.id) or batch), replayed=False))
+    return outcomes
 
 
 def _check_simpleapi_options(**options: object) -> None:

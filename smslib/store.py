@@ -12,8 +12,10 @@ Times go in and come out as aware UTC datetimes, whatever the engine.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
+import operator
 import sqlite3
 import threading
 import time
@@ -74,13 +76,22 @@ class UtcDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"A naive datetime ({value.isoformat()}) cannot be stored; give it a time zone.")
+            raise _naive_datetime(value)
         return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        # Bulk inserts bind two times per row: where the engine allows, one quick conversion
+        # instead of process_bind_param followed by SQLAlchemy's own (see _utc_binder).
+        return _utc_binder(dialect) or super().bind_processor(dialect)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _naive_datetime(value: datetime) -> ValueError:
+    return ValueError(f"A naive datetime ({value.isoformat()}) cannot be stored; give it a time zone.")
 
 
 # -- Dialect-specific -------------------------------------------------------------------------
@@ -91,6 +102,9 @@ class UtcDateTime(sa.types.TypeDecorator):
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 _WRITE_OPTION = "smslib_write"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+# For the length of a write transaction: a 64 MiB page cache (the default is 2 MiB) and
+# temporary tables in memory (2).
+_SQLITE_WRITE_SETTINGS = {"cache_size": -65_536, "temp_store": 2}
 _MIGRATION_LOCK_KEY = 0x534D5331  # "SMS1": the PostgreSQL advisory lock taken while migrating
 
 
@@ -108,11 +122,14 @@ def _configure_engine(engine: Engine) -> None:
         # First: processes opening a new file together wait for each other from here on
         # (switching to WAL needs a moment alone with the file).
         cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        _switch_to_wal(cursor)  # readers never block the writer
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
         cursor.execute("PRAGMA foreign_keys=ON")
+        # SQLAlchemy gives SQLite Python's math.floor as floor(), which refuses NULL; this one
+        # passes NULL through, as SQL functions do (the latency bucket of no latency).
+        dbapi_connection.create_function("floor", 1, _python_floor, deterministic=True)
         try:
-            cursor.execute("SELECT ln(2.0)")
+            cursor.execute("SELECT ln(2.0)").fetchall()
         except sqlite3.OperationalError:  # a build without the math functions: the latency bucket needs ln
             dbapi_connection.create_function("ln", 1, _python_ln, deterministic=True)
         cursor.close()
@@ -125,8 +142,76 @@ def _configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for the file as long as the busy timeout.
+
+    The switch can answer "database is locked" at once, without the busy handler, while
+    another process opening the same new file holds it: then it is tried again shortly.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+@contextmanager
+def _write_settings(connection: Connection) -> Iterator[None]:
+    """SQLite: room in memory for the length of one write transaction, then the defaults again.
+
+    The default 2 MiB page cache thrashes once the indexes on random keys (message ids,
+    report ids) outgrow it: a bulk send or a report sync then reads the same pages again
+    and again; and an UPDATE ... FROM materialises its join, in memory rather than in a
+    temporary file. Reads keep the defaults, so a process that only reads (the analytics)
+    does not grow.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    defaults = {name: driver.execute(f"PRAGMA {name}").fetchone()[0] for name in _SQLITE_WRITE_SETTINGS}
+    for name, value in _SQLITE_WRITE_SETTINGS.items():
+        driver.execute(f"PRAGMA {name}={value}")
+    try:
+        yield
+    finally:
+        for name, value in defaults.items():
+            driver.execute(f"PRAGMA {name}={int(value)}")  # cache pages beyond the default are freed at once
+
+
+def _updates_from_joins(connection: Connection) -> bool:
+    """Whether the engine takes ``UPDATE ... FROM`` (SQLite since 3.33; PostgreSQL always)."""
+    return connection.dialect.name != "sqlite" or sqlite3.sqlite_version_info >= (3, 33, 0)
+
+
 def _python_ln(value: float | None) -> float | None:
     return math.log(value) if value is not None and value > 0 else None
+
+
+def _python_floor(value: float | None) -> int | None:
+    return math.floor(value) if value is not None else None
+
+
+def _utc_binder(dialect: sa.Dialect) -> Callable[[datetime | None], str | None] | None:
+    """``UtcDateTime``'s bind processor where it has a quicker one than SQLAlchemy's (SQLite), else None."""
+    return _sqlite_utc_text if dialect.name == "sqlite" else None
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """An aware time as SQLAlchemy's SQLite DATETIME text ('YYYY-MM-DD HH:MM:SS.ffffff'), in UTC.
+
+    The very text SQLAlchemy would write after ``UtcDateTime.process_bind_param``, so stored
+    times compare as before; only quicker.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise _naive_datetime(value)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 # Derived columns of messages, for the analytics' GROUP BYs: the UTC hour of submitted_at as
@@ -182,12 +267,18 @@ class latency_bucket_of(sa.sql.functions.FunctionElement):  # noqa: N801 (a SQL 
 
 
 @compiles(latency_bucket_of, "sqlite")
-@compiles(latency_bucket_of, "postgresql")
-def _latency_bucket_of(element: Any, compiler: Any, **kw: Any) -> str:
+def _latency_bucket_of_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     ms = compiler.process(element.clauses, **kw)
-    bigger = "max" if compiler.dialect.name == "sqlite" else "greatest"
-    # CASE first: SQLAlchemy gives SQLite Python's math.floor as floor(), which refuses NULL.
-    return (f"CASE WHEN {ms} IS NOT NULL THEN CAST(floor(ln(CAST({bigger}({ms}, {SHORTEST_LATENCY_MS})"
+    # NULL in, NULL out: max() of a NULL is NULL, and so are ln() and our floor() of it.
+    return (f"CAST(floor(ln(CAST(max({ms}, {SHORTEST_LATENCY_MS}) AS DOUBLE PRECISION) / 1000.0)"
+            f" * {LATENCY_RESOLUTION}) AS INTEGER)")
+
+
+@compiles(latency_bucket_of, "postgresql")
+def _latency_bucket_of_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    ms = compiler.process(element.clauses, **kw)
+    # CASE first: greatest() skips a NULL, so it alone would give no latency a bucket.
+    return (f"CASE WHEN {ms} IS NOT NULL THEN CAST(floor(ln(CAST(greatest({ms}, {SHORTEST_LATENCY_MS})"
             f" AS DOUBLE PRECISION) / 1000.0) * {LATENCY_RESOLUTION}) AS INTEGER) END")
 
 
@@ -256,6 +347,64 @@ def _insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
     else:
         raise ConfigError(f"The store supports SQLite and PostgreSQL, not {name}.", field="SMS_DB_URL")
     return insert(table).on_conflict_do_nothing()
+
+
+def _insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                 ignoring_conflicts: bool = False) -> None:
+    """Insert ``rows`` (mappings with the same keys); ``ignoring_conflicts`` skips those whose key exists.
+
+    On SQLite the rows go to the driver's executemany as tuples, converted by the columns'
+    own bind processors: SQLAlchemy's per-row parameter handling costs twice the insert
+    itself there (a report sync stores 100,000 rows, a bulk batch 1,000). Rows that leave
+    a column with a Python-side default out take SQLAlchemy's way, which runs it.
+    """
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    plan = _driver_insert(connection.dialect, table, keys, ignoring_conflicts)
+    if plan is None:
+        statement = _insert_ignoring_conflicts(connection, table) if ignoring_conflicts else table.insert()
+        connection.execute(statement, rows)
+        return
+    sql, values_of, converters = plan
+    if converters:
+        columns: list[Sequence[Any]] = list(zip(*map(values_of, rows)))
+        for position, convert in converters:
+            columns[position] = _converted(columns[position], convert)
+        connection.exec_driver_sql(sql, list(zip(*columns)))
+    else:
+        connection.exec_driver_sql(sql, list(map(values_of, rows)))
+
+
+def _converted(values: Sequence[Any], convert: Callable[[Any], Any]) -> list[Any]:
+    """``values`` converted, each distinct one once: bulk rows repeat them (the times of one request or sync)."""
+    try:
+        once = {value: convert(value) for value in set(values)}
+    except TypeError:  # a value that cannot be hashed
+        return list(map(convert, values))
+    return [once[value] for value in values]
+
+
+@functools.lru_cache(maxsize=16)
+def _driver_insert(dialect: sa.Dialect, table: Table, keys: tuple[str, ...], ignoring_conflicts: bool) -> Any:
+    """For ``_insert_many`` on SQLite: the SQL, a getter of a row's values in its order, and their converters."""
+    if dialect.name != "sqlite" or any(
+        column.default is not None and column.key not in keys for column in table.columns
+    ):
+        return None
+    from sqlalchemy.dialects.sqlite import insert
+
+    statement = insert(table).on_conflict_do_nothing() if ignoring_conflicts else insert(table)
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    order = list(compiled.positiontup or ())
+    if sorted(order) != sorted(keys):
+        return None  # a key that is not a plain column: leave it to SQLAlchemy
+    converters = tuple(
+        (position, processor) for position, key in enumerate(order)
+        if (processor := table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    )
+    values_of = operator.itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+    return compiled.string, values_of, converters
 
 
 def _database_url(url: URL) -> URL:
@@ -367,6 +516,8 @@ batches = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_batches_job_seq", "job_id", "seq"),
     Index("ix_batches_state", "state"),
+    # A claim finds the job's next pending batches here directly, whatever it has sent already.
+    Index("ix_batches_job_state_seq", "job_id", "state", "seq"),
 )
 
 messages = Table(
@@ -518,7 +669,12 @@ def _add_scale_out_tables(connection: Connection) -> None:
         table.create(connection)
 
 
-MIGRATIONS: list[Migration] = [_add_analytics_columns, _add_scale_out_tables]
+def _add_claim_index(connection: Connection) -> None:
+    """3 → 4: the index a claim reads (job, state, seq), so a claim costs the same at any point of a job."""
+    next(index for index in batches.indexes if index.name == "ix_batches_job_state_seq").create(connection)
+
+
+MIGRATIONS: list[Migration] = [_add_analytics_columns, _add_scale_out_tables, _add_claim_index]
 
 
 def schema_version() -> int:
@@ -737,6 +893,26 @@ class ApplyCounts:
         return ApplyCounts(self.new + other.new, self.duplicate + other.duplicate, self.unknown + other.unknown)
 
 
+class FinishedBatch(NamedTuple):
+    """How a claimed batch ended, for ``Store.finish_batches``: its state, and the gateway's ids or the error."""
+
+    batch: Batch
+    holder: str
+    state: BatchState  # accepted, rejected or uncertain
+    submitted_at: datetime
+    message_ids: Sequence[str] | None = None  # one per phone, when accepted
+    accepted_at: datetime | None = None       # the gateway's CurrentTime, when accepted
+    error: str | None = None
+
+
+# The state of a batch's messages when it ends in the batch's state.
+_MESSAGE_STATE_OF_BATCH = {
+    BatchState.ACCEPTED: MessageState.PENDING,
+    BatchState.REJECTED: MessageState.FAILED,
+    BatchState.UNCERTAIN: MessageState.UNCERTAIN,
+}
+
+
 class Claim(NamedTuple):
     """A batch claimed for sending, and whether it was taken over from a sender that stopped."""
 
@@ -883,16 +1059,14 @@ class Store:
         if outer is not None:
             yield outer
             return
-        with self._write_lock, self.engine.connect() as connection:
+        with self._write_lock, self.engine.connect() as connection, _write_settings(connection):
             connection.execution_options(**{_WRITE_OPTION: True})
             with connection.begin():
                 self._local.connection = connection
                 try:
                     yield connection
                     if counted:
-                        connection.execute(
-                            update(meta).where(meta.c.key == "changes").values(value=meta.c.value + 1)
-                        )
+                        connection.execute(_COUNT_A_CHANGE)
                 finally:
                     self._local.connection = None
 
@@ -942,12 +1116,12 @@ class Store:
         r = report_log.c
         with self.atomic() as connection:
             # A ReportId already logged is skipped by the database: it stays a duplicate.
-            connection.execute(
-                _insert_ignoring_conflicts(connection, report_log),
-                [_log_row(report, received_at) for report in unique.values()],
-            )
+            _insert_many(connection, report_log, [_log_row(report, received_at) for report in unique.values()],
+                         ignoring_conflicts=True)
             new = connection.scalar(select(func.count()).select_from(report_log).where(r.linked.is_(None))) or 0
-            _apply_logged_reports(connection, select(r.message_id).where(r.linked.is_(None)))
+            if not new:
+                return ApplyCounts(duplicate=total)
+            _apply_new_reports(connection)
             unknown = connection.execute(update(report_log).where(r.linked.is_(None)).values(linked=False)).rowcount
         return ApplyCounts(new=new, duplicate=total - new, unknown=unknown)
 
@@ -1117,7 +1291,7 @@ class Store:
 
     def get_batch(self, batch_id: int) -> Batch | None:
         with self._reading() as connection:
-            row = connection.execute(select(batches).where(batches.c.id == batch_id)).first()
+            row = connection.execute(_BATCH_BY_ID, {"batch_id": batch_id}).first()
         return _batch(row) if row is not None else None
 
     def get_batch_by_transaction(self, transaction_id: str) -> Batch | None:
@@ -1160,35 +1334,38 @@ class Store:
     def claim_next_batch(
         self, job_id: int, holder: str, *, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
-        """Claim the job's first batch no one is sending (or whose sender's lease ran out).
+        """Claim the job's first batch no one is sending (or whose sender's lease ran out); see ``claim_batches``."""
+        claims = self.claim_batches(job_id, holder, 1, lease_seconds=lease_seconds, now=now)
+        return claims[0] if claims else None
 
-        The row is read under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and marked in the same
-        transaction, so any number of workers claiming at once each get a different batch.
-        ``taken_over`` says the batch was in ``sending`` under a lease that expired: its
-        sender stopped, maybe after the gateway accepted it.
+    def claim_batches(
+        self, job_id: int, holder: str, limit: int, *, lease_seconds: float, now: datetime | None = None
+    ) -> list[Claim]:
+        """Claim up to ``limit`` of the job's batches no one is sending, in one transaction.
+
+        Claimable: ``sending`` under a lease that ran out (these first: ``taken_over``, their
+        sender stopped, maybe after the gateway accepted them), then ``pending``, each in
+        ``seq`` order. The rows are read under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and
+        marked in the same transaction, so any number of workers claiming at once each get
+        different batches.
         """
         now = _aware(now) or _utcnow()
-        b = batches.c
-        with self.atomic() as connection:
-            found = connection.execute(_claim_lock(
-                select(b.id, b.state).where(b.job_id == job_id, _claimable(now)).order_by(b.seq).limit(1)
-            )).first()
-            if found is None:
-                return None
-            connection.execute(
-                update(batches).where(b.id == found.id)
-                .values(state=BatchState.SENDING.value, attempts=b.attempts + 1, lease_holder=holder,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
-            )
-            batch = _batch(connection.execute(select(batches).where(b.id == found.id)).one())
-        return Claim(batch, taken_over=found.state == BatchState.SENDING.value)
+        with self._writing(counted=False) as connection:
+            found = _claimable_of_job(connection, job_id, now, limit)
+            if not found:
+                return []  # nothing changed: the change counter (and the pages' caches) stay put
+            ids = [row.id for row in found]
+            connection.execute(_MARK_CLAIMED, {"ids": ids, "claim_holder": holder, "claimed_at": now,
+                                               "claim_expires_at": now + timedelta(seconds=lease_seconds)})
+            connection.execute(_COUNT_A_CHANGE)
+            claimed = {row.id: _batch(row) for row in connection.execute(_BATCHES_BY_IDS, {"ids": ids})}
+        return [Claim(claimed[row.id], taken_over=row.state == BatchState.SENDING.value) for row in found]
 
     def has_claimable_batch(self, job_id: int, *, now: datetime | None = None) -> bool:
         """Whether ``claim_next_batch`` would find a batch of the job now (a read, no claim)."""
         now = _aware(now) or _utcnow()
         with self._reading() as connection:
-            return connection.execute(
-                select(batches.c.id).where(batches.c.job_id == job_id, _claimable(now)).limit(1)).first() is not None
+            return bool(_claimable_of_job(connection, job_id, now, 1, lock=False))
 
     def renew_leases(self, holder_prefix: str, *, lease_seconds: float, now: datetime | None = None) -> int:
         """Extend the leases of the batches held by holders starting with ``holder_prefix`` (a worker's id)."""
@@ -1291,10 +1468,8 @@ class Store:
         One transaction; reports that came before the messages are applied now. False (and
         nothing written) when ``holder`` no longer holds the batch.
         """
-        return self._finish_batch(
-            batch_id, holder, BatchState.ACCEPTED, submitted_at=submitted_at,
-            message_ids=message_ids, accepted_at=accepted_at,
-        )
+        return self._finish_batch(batch_id, holder, BatchState.ACCEPTED, submitted_at=submitted_at,
+                                  message_ids=message_ids, accepted_at=accepted_at)
 
     def mark_batch_rejected(self, batch_id: int, holder: str, error: str, *, submitted_at: datetime) -> bool:
         """The gateway refused the batch: record its messages as failed with the reason."""
@@ -1303,6 +1478,40 @@ class Store:
     def mark_batch_uncertain(self, batch_id: int, holder: str, error: str, *, submitted_at: datetime) -> bool:
         """The batch may or may not have gone out: record its messages as uncertain."""
         return self._finish_batch(batch_id, holder, BatchState.UNCERTAIN, submitted_at=submitted_at, error=error)
+
+    def finish_batches(self, finished: Sequence[FinishedBatch]) -> list[bool]:
+        """Record how several claimed batches ended, in one transaction; as the ``mark_batch_*`` do each.
+
+        Every batch gets its state and one message per phone (with its gateway id when
+        accepted); reports that came before those messages are applied now. A batch its
+        holder no longer holds is left alone: False for it. The ``Batch`` given is the one
+        claimed, so nothing is read back.
+        """
+        held: list[bool] = []
+        rows: list[dict[str, Any]] = []
+        gateway_ids: list[str] = []
+        now = _utcnow()
+        with self.atomic() as connection:
+            for end in finished:
+                batch = end.batch
+                if end.message_ids is not None and len(end.message_ids) != len(batch.phones):
+                    raise ValueError(f"{len(end.message_ids)} message ids for {len(batch.phones)} phones "
+                                     f"in batch {batch.id}.")
+                held.append(bool(connection.execute(_FINISH_HELD_BATCH, {
+                    "batch_id": batch.id, "holder": end.holder, "finished_state": end.state.value,
+                    "finished_error": end.error, "finished_at": now}).rowcount))
+                if not held[-1]:
+                    continue
+                if batch.attempts > 1:
+                    # A batch sent again (after "uncertain") replaces the rows of its earlier attempt;
+                    # at its first attempt it has none.
+                    connection.execute(_DELETE_BATCH_MESSAGES, {"batch_id": batch.id})
+                rows.extend(_message_rows(batch, _MESSAGE_STATE_OF_BATCH[end.state], submitted_at=end.submitted_at,
+                                          message_ids=end.message_ids, accepted_at=end.accepted_at, error=end.error))
+                gateway_ids.extend(end.message_ids or ())
+            _insert_many(connection, messages, rows)
+            _apply_waiting_reports(connection, gateway_ids)
+        return held
 
     def release_batch(self, batch_id: int, holder: str, error: str, *, now: datetime | None = None) -> bool:
         """Put a batch that definitely did not go out back to ``pending`` (e.g. after a 429)."""
@@ -1317,49 +1526,16 @@ class Store:
                 ).rowcount
             )
 
-    def _finish_batch(
-        self,
-        batch_id: int,
-        holder: str,
-        state: BatchState,
-        *,
-        submitted_at: datetime,
-        message_ids: Sequence[str] | None = None,
-        accepted_at: datetime | None = None,
-        error: str | None = None,
-    ) -> bool:
-        message_state = {
-            BatchState.ACCEPTED: MessageState.PENDING,
-            BatchState.REJECTED: MessageState.FAILED,
-            BatchState.UNCERTAIN: MessageState.UNCERTAIN,
-        }[state]
-        with self.atomic() as connection:
-            finished = connection.execute(
-                update(batches)
-                .where(*_held_by(batch_id, holder))
-                .values(state=state.value, last_error=error, lease_holder=None, lease_expires_at=None,
-                        updated_at=_utcnow())
-            ).rowcount
-            if not finished:
+    def _finish_batch(self, batch_id: int, holder: str, state: BatchState, *, submitted_at: datetime,
+                      message_ids: Sequence[str] | None = None, accepted_at: datetime | None = None,
+                      error: str | None = None) -> bool:
+        with self.atomic():
+            batch = self.get_batch(batch_id)
+            if batch is None:
                 return False
-            batch = _batch(connection.execute(select(batches).where(batches.c.id == batch_id)).one())
-            if message_ids is not None and len(message_ids) != len(batch.phones):
-                raise ValueError(f"{len(message_ids)} message ids for {len(batch.phones)} phones in batch {batch_id}.")
-            # A batch sent again (after "uncertain") replaces the rows of its earlier attempt.
-            connection.execute(sa.delete(messages).where(messages.c.batch_id == batch_id))
-            rows = [
-                _message_row(batch, position, message_state, submitted_at=submitted_at, error=error,
-                             message_id=message_ids[position] if message_ids is not None else None,
-                             accepted_at=accepted_at)
-                for position in range(len(batch.phones))
-            ]
-            if rows:
-                connection.execute(messages.insert(), rows)
-            if message_ids:
-                _apply_logged_reports(
-                    connection, select(messages.c.message_id).where(messages.c.batch_id == batch_id)
-                )
-        return True
+            [held] = self.finish_batches([FinishedBatch(batch, holder, state, submitted_at, message_ids,
+                                                        accepted_at, error)])
+        return held
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -1390,7 +1566,7 @@ class Store:
 
     def get_job(self, job_id: int) -> Job | None:
         with self._reading() as connection:
-            row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            row = connection.execute(_JOB_BY_ID, {"job_id": job_id}).first()
         return _job(row) if row is not None else None
 
     def set_job_state(self, job_id: int, state: JobState, *, error: str | None = None) -> None:
@@ -1532,6 +1708,61 @@ def _held_by(batch_id: int, holder: str) -> tuple[Any, ...]:
     return (batches.c.id == batch_id, batches.c.state == BatchState.SENDING.value, batches.c.lease_holder == holder)
 
 
+# -- Statements of the sending path, built once ---------------------------------------------------
+# Building a statement costs SQLAlchemy more than running one; these run for every batch or
+# request of a bulk job, so they are built here once and run with their values as parameters.
+
+_COUNT_A_CHANGE = update(meta).where(meta.c.key == "changes").values(value=meta.c.value + 1)
+_JOB_BY_ID = select(jobs).where(jobs.c.id == sa.bindparam("job_id"))
+_BATCH_BY_ID = select(batches).where(batches.c.id == sa.bindparam("batch_id"))
+_BATCHES_BY_IDS = select(batches).where(batches.c.id.in_(sa.bindparam("ids", expanding=True)))
+# A job's claimable batches, each kind straight from ix_batches_job_state_seq (an OR of the
+# two would walk every batch the job has sent).
+_EXPIRED_OF_JOB = (
+    select(batches.c.id, batches.c.state)
+    .where(batches.c.job_id == sa.bindparam("job_id"), batches.c.state == BatchState.SENDING.value,
+           or_(batches.c.lease_expires_at.is_(None),
+               batches.c.lease_expires_at <= sa.bindparam("now", type_=UtcDateTime)))
+    .order_by(batches.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+_PENDING_OF_JOB = (
+    select(batches.c.id, batches.c.state)
+    .where(batches.c.job_id == sa.bindparam("job_id"), batches.c.state == BatchState.PENDING.value)
+    .order_by(batches.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+_CLAIMING = {False: (_EXPIRED_OF_JOB, _PENDING_OF_JOB),
+             True: (_claim_lock(_EXPIRED_OF_JOB), _claim_lock(_PENDING_OF_JOB))}
+
+
+def _claimable_of_job(connection: Connection, job_id: int, now: datetime, limit: int, *,
+                      lock: bool = True) -> list[sa.Row[Any]]:
+    """Up to ``limit`` claimable batches of a job (id, state): expired leases first, then pending."""
+    expired, pending = _CLAIMING[lock]
+    found = connection.execute(expired, {"job_id": job_id, "now": now, "limit": limit}).all()
+    if len(found) < limit:
+        found += connection.execute(pending, {"job_id": job_id, "limit": limit - len(found)}).all()
+    return found
+_MARK_CLAIMED = (
+    update(batches).where(batches.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(state=BatchState.SENDING.value, attempts=batches.c.attempts + 1, lease_holder=sa.bindparam("claim_holder"),
+            lease_expires_at=sa.bindparam("claim_expires_at", type_=UtcDateTime),
+            updated_at=sa.bindparam("claimed_at", type_=UtcDateTime))
+)
+_FINISH_HELD_BATCH = (
+    update(batches)
+    .where(batches.c.id == sa.bindparam("batch_id"), batches.c.state == BatchState.SENDING.value,
+           batches.c.lease_holder == sa.bindparam("holder"))
+    .values(state=sa.bindparam("finished_state"), last_error=sa.bindparam("finished_error"), lease_holder=None,
+            lease_expires_at=None, updated_at=sa.bindparam("finished_at", type_=UtcDateTime))
+)
+_DELETE_BATCH_MESSAGES = sa.delete(messages).where(messages.c.batch_id == sa.bindparam("batch_id"))
+_WAITING_REPORTS = select(report_log.c.message_id).where(
+    report_log.c.linked == sa.false(), report_log.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_A_WAITING_REPORT = _WAITING_REPORTS.limit(1)
+
+
 def _sort_column(sort: str) -> Column[Any]:
     try:
         return _SORT_COLUMNS[sort]
@@ -1593,21 +1824,75 @@ def _of_current_report(column: Column[Any]) -> Any:
     return select(column).where(report_log.c.report_id == messages.c.report_id).scalar_subquery()
 
 
-_STATE_OF_CURRENT_REPORT = _of_current_report(
-    sa.case(
+def _state_of(status: Any) -> Any:
+    """The message state a report status means, in SQL (``MessageState.from_status``)."""
+    return sa.case(
         {int(s): MessageState.from_status(s).value for s in DeliveryStatus if s.is_final},
-        value=report_log.c.status,
+        value=status,
         else_=MessageState.UNKNOWN.value,
     )
-)
 
 
-_LATENCY_MS = milliseconds_between(messages.c.delivered_at, messages.c.accepted_at)
-_LATENCY_COLUMNS = {"latency_ms": _LATENCY_MS, "latency_bucket": latency_bucket_of(_LATENCY_MS)}
+_STATE_OF_CURRENT_REPORT = _of_current_report(_state_of(report_log.c.status))
 
 
-def _apply_logged_reports(connection: Connection, scope: sa.Select[Any]) -> None:
-    """Give the messages whose ids ``scope`` selects the best of their logged reports.
+def _latency_columns(delivered_at: Any) -> dict[str, Any]:
+    """The messages' latency columns for a delivery time (an expression), from their accepted_at."""
+    milliseconds = milliseconds_between(delivered_at, messages.c.accepted_at)
+    return {"latency_ms": milliseconds, "latency_bucket": latency_bucket_of(milliseconds)}
+
+
+_LATENCY_COLUMNS = _latency_columns(messages.c.delivered_at)
+_other_report = report_log.alias("other_report")
+# A report whose message has no other report in the log (this one is its best by itself).
+_ONLY_REPORT_OF_ITS_MESSAGE = (
+    select(func.count()).select_from(_other_report)
+    .where(_other_report.c.message_id == report_log.c.message_id)
+    .scalar_subquery()
+) == 1
+
+
+def _apply_new_reports(connection: Connection) -> None:
+    """Apply the reports logged in this transaction (``linked`` NULL) to their messages.
+
+    A message with several logged reports goes through the general ``_apply_logged_reports``;
+    the common case, a message whose one logged report is new, simply shows it, all in
+    one join. Reports whose message is not stored stay NULL for the caller.
+    """
+    m, r = messages.c, report_log.c
+    if not _updates_from_joins(connection):
+        _apply_logged_reports(connection, select(r.message_id).where(r.linked.is_(None)))
+        return
+    several = connection.execute(
+        select(r.message_id).where(r.linked.is_(None), sa.not_(_ONLY_REPORT_OF_ITS_MESSAGE)).distinct()
+    ).scalars().all()
+    for chunk in _chunks(several):
+        _apply_logged_reports(connection, chunk)
+    connection.execute(
+        update(messages)
+        .where(m.message_id == r.message_id, r.linked.is_(None), _ONLY_REPORT_OF_ITS_MESSAGE)
+        .values(report_id=r.report_id, state=_state_of(r.status), status_code=r.status,
+                delivered_at=r.delivery_time, **_latency_columns(r.delivery_time))
+    )
+    connection.execute(
+        update(report_log)
+        .where(r.linked.is_(None), sa.exists().where(m.message_id == r.message_id))
+        .values(linked=True)
+    )
+
+
+def _apply_waiting_reports(connection: Connection, message_ids: Sequence[str]) -> None:
+    """Apply the reports that came before their messages (logged, not linked) to these new messages.
+
+    Usually there are none: one indexed look-up per chunk of ids, and nothing else.
+    """
+    for chunk in _chunks(message_ids):  # none: no query
+        if connection.execute(_A_WAITING_REPORT, {"ids": list(chunk)}).first() is not None:
+            _apply_logged_reports(connection, connection.execute(_WAITING_REPORTS, {"ids": list(chunk)}).scalars().all())
+
+
+def _apply_logged_reports(connection: Connection, scope: sa.Select[Any] | Sequence[str]) -> None:
+    """Give the messages whose ids ``scope`` selects (or lists) the best of their logged reports.
 
     Set-based, so the database picks each winner: a report applied twice, late or out of
     order ends where one applied once, in order, would. Marks the reports of those
@@ -1633,6 +1918,10 @@ def _apply_logged_reports(connection: Connection, scope: sa.Select[Any]) -> None
     )
 
 
+# One encoder for every report's raw JSON: json.dumps with options builds a new one per call.
+_RAW_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 def _log_row(report: DeliveryReport, received_at: datetime) -> dict[str, Any]:
     return {
         "report_id": report.report_id,
@@ -1641,25 +1930,23 @@ def _log_row(report: DeliveryReport, received_at: datetime) -> dict[str, Any]:
         "status": int(report.status),
         "delivery_time": report.delivery_time,
         "received_at": received_at,
-        "raw": json.dumps(report.raw, default=str, ensure_ascii=False) if report.raw is not None else None,
+        "raw": _RAW_JSON.encode(report.raw) if report.raw is not None else None,
         "linked": None,  # "not looked at yet"; apply_reports sets it before it commits
     }
 
 
-def _message_row(
+def _message_rows(
     batch: Batch,
-    position: int,
     state: MessageState,
     *,
     submitted_at: datetime,
-    message_id: str | None,
+    message_ids: Sequence[str] | None,
     accepted_at: datetime | None,
     error: str | None,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """One row per phone of the batch, derived columns included (no per-row default runs)."""
     options = batch.options
-    return {
-        "message_id": message_id,
-        "phone": batch.phones[position],
+    common = {
         "text": batch.text,
         "sender": options.sender,
         "priority": options.priority,
@@ -1669,7 +1956,6 @@ def _message_row(
         "channel": options.channel.value,
         "job_id": batch.job_id,
         "batch_id": batch.id,
-        "source_row": batch.source_rows[position] if batch.source_rows is not None else None,
         "segments": batch.segments,
         "encoding": batch.encoding,
         "sent_by": options.sent_by,
@@ -1677,7 +1963,14 @@ def _message_row(
         "accepted_at": accepted_at,
         "state": state.value,
         "error": error,
+        "submitted_hour": hour_number(submitted_at),
+        "latency_ms": None,  # no delivery yet: a report sets these with delivered_at
+        "latency_bucket": None,
     }
+    ids = message_ids if message_ids is not None else [None] * len(batch.phones)
+    rows = batch.source_rows if batch.source_rows is not None else [None] * len(batch.phones)
+    return [{**common, "message_id": message_id, "phone": phone, "source_row": row}
+            for message_id, phone, row in zip(ids, batch.phones, rows)]
 
 
 _DERIVED = ("submitted_hour", "latency_ms", "latency_bucket")  # the analytics' columns, not a message's fields

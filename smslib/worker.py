@@ -64,10 +64,14 @@ def build_runner(gateway: Gateway, store: Store, settings: Settings, *, kind: st
         # The holders of this worker's claims are "<worker id>/<n>" (JobRunner.holder_prefix).
         store.renew_leases(f"{worker.id}/", lease_seconds=settings.lease_seconds)
 
+    def stopped() -> None:
+        job_runner.close()
+        store.forget_worker(worker.id)
+
     runner = Runner(
         [Task(SYNC_TASK, settings.sync_interval, sync), Task(JOBS_TASK, JOBS_INTERVAL, job_runner.run, wake_runs_it=True)],
         beat=Task(BEAT_TASK, heartbeat_interval(settings), beat),
-        on_stop=lambda: store.forget_worker(worker.id),
+        on_stop=stopped,
     )
     return runner
 

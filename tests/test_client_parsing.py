@@ -12,6 +12,7 @@ from smslib.client import SmsClient, parse_gateway_time
 from smslib.errors import (
     AuthenticationError,
     BadResponseError,
+    ConfigError,
     ConflictError,
     GatewayError,
     RateLimitError,
@@ -237,3 +238,56 @@ def test_repr_of_the_client_hides_the_password(canned):
     client = make_client(canned.url)
     assert PASSWORD not in repr(client)
     assert "***" in repr(client)
+
+
+def test_the_reports_of_an_acknowledgement_already_held_are_given_back_not_parsed_again(canned):
+    first = {"ReportId": "r1", "Phone": "48600100200", "MessageId": "m1", "Status": 1,
+             "DeliveryTime": "2026-11-24T10:00:00Z"}
+    second = {"ReportId": "r2", "Phone": "48600100201", "MessageId": "m2", "Status": -1,
+              "DeliveryTime": "2026-11-24T10:01:00Z"}
+    client = make_client(canned.url)
+    canned.respond(200, {"CurrentTime": "2026-11-24T10:15:30Z", "DeliveryReports": [first]})
+    [held] = client.delivery_reports(message_ids=["m1"], mark_as_read=False).reports
+    canned.respond(200, {"CurrentTime": "2026-11-24T10:15:30Z", "DeliveryReports": [first, second]})
+    answer = client.delivery_reports(message_ids=["m1", "m2"], mark_as_read=True, known={"r1": held}).reports
+    assert answer[0] is held  # the very report the caller holds
+    assert (answer[1].report_id, answer[1].status) == ("r2", DeliveryStatus.UNDELIVERED)  # a new one: parsed
+
+
+def test_message_ids_that_need_quoting_are_quoted_in_the_query(canned):
+    canned.respond(200, {"CurrentTime": "2026-11-24T10:15:30Z", "DeliveryReports": []})
+    make_client(canned.url).delivery_reports(message_ids=["plain-1.a_b~c", "a b&c=d/é"], mark_as_read=True)
+    assert canned.requests[-1].query == [("MessageIds", "plain-1.a_b~c"), ("MessageIds", "a b&c=d/é"),
+                                         ("MarkAsRead", "true")]
+
+
+# -- the environment: proxies and CA certificates, read once per client ----------------------
+
+def test_a_proxy_from_the_environment_carries_the_requests_and_is_read_once(canned, monkeypatch):
+    canned.respond(200, {"CurrentTime": "2026-11-24T10:15:30Z", "DeliveryReports": []})
+    monkeypatch.setenv("HTTP_PROXY", canned.url)  # the canned server stands in for the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = make_client("http://gateway.invalid/api")  # a name that never resolves: only a proxy reaches it
+    client.check()
+    monkeypatch.delenv("HTTP_PROXY")  # read when the client was made, not on every call
+    client.check()
+    assert [r.headers["Host"] for r in canned.requests] == ["gateway.invalid"] * 2
+
+
+def test_no_proxy_sends_straight_to_the_gateway(canned, monkeypatch, free_port):
+    canned.respond(200, {"CurrentTime": "2026-11-24T10:15:30Z", "DeliveryReports": []})
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port}")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    make_client(canned.url).check()
+    assert len(canned.requests) == 1
+
+
+def test_a_ca_bundle_that_does_not_exist_is_a_clear_error_for_an_https_gateway(monkeypatch, tmp_path):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="REQUESTS_CA_BUNDLE") as caught:
+        make_client("https://gateway.example/api")
+    assert caught.value.field == "REQUESTS_CA_BUNDLE"
+    make_client("http://127.0.0.1:1")  # plain HTTP checks no certificate: no error
+    (tmp_path / "missing.pem").write_text("")
+    make_client("https://gateway.example/api")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
 
 import pytest
@@ -200,3 +201,16 @@ def test_reports_with_more_than_1000_ids_are_split(client, sandbox):
     assert {r.message_id for r in batch.reports} <= set(ids)
     assert len(batch.reports) == len([m for m in sandbox.backend.accepted_messages()
                                        if m["due_at"] is not None])
+
+
+def test_one_client_serves_concurrent_calls_from_many_threads(sandbox):
+    # The bulk runner sends a round of batches at once from its threads through one client.
+    with make_client(sandbox, read_timeout=5.0) as shared:
+        def send_five(worker: int) -> list[str]:
+            return [shared.send([f"4860020{worker:02d}{n:02d}"], f"thread {worker}, message {n}").message_ids[0]
+                    for n in range(5)]
+
+        with ThreadPoolExecutor(8) as pool:
+            ids = [message_id for sent in pool.map(send_five, range(8)) for message_id in sent]
+    assert len(set(ids)) == 40
+    assert set(accepted_per_phone(sandbox).values()) == {1} and len(accepted_per_phone(sandbox)) == 40

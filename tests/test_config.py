@@ -35,9 +35,11 @@ def test_values_are_parsed_by_type():
             "SMS_READ_TIMEOUT": "2.5",
             "SMS_BATCH_SIZE": "1000",
             "SMS_PHONE_REGION": "de",
+            "SMS_REQUESTS_IN_FLIGHT": " 16 ",
         },
         dotenv_path=None,
     )
+    assert settings.requests_in_flight == 16
     assert settings.api_url == "https://gw.example/api"
     assert settings.senders == ("ACME", "Shop")
     assert settings.gateway_deduplicates is False
@@ -58,6 +60,9 @@ def test_values_are_parsed_by_type():
         ("SMS_MOBILE_ONLY", "perhaps", "true or false"),
         ("SMS_PHONE_FORMAT", "dots", "digits"),
         ("SMS_SANDBOX_SEED", "abc", "SMS_SANDBOX_SEED"),
+        ("SMS_REQUESTS_IN_FLIGHT", "0", "at least 1"),
+        ("SMS_REQUESTS_IN_FLIGHT", "65", "at most 64"),
+        ("SMS_REQUESTS_IN_FLIGHT", "four", "whole number"),
     ],
 )
 def test_an_invalid_value_is_a_clear_error_naming_the_variable(name, value, words):

@@ -39,10 +39,10 @@ def canned():
         yield gateway
 
 
-def client_for(url: str, **options) -> SmsClient:
+def client_for(url: str, username: str = "user", password: str = "password", **options) -> SmsClient:
     options = {"retry_attempts": 2, "read_timeout": 2.0, "connect_timeout": 2.0, "retry_backoff": 0.0,
                "sleep": lambda seconds: None, **options}
-    return SmsClient(url, "user", "password", **options)
+    return SmsClient(url, username, password, **options)
 
 
 def messages(store):
@@ -128,8 +128,7 @@ def test_a_name_that_does_not_resolve_is_said_so_and_nothing_is_sent(store):
 def test_a_pending_send_goes_out_once_the_gateway_is_back(store, sandbox):
     down = send_and_record(client_for(f"http://127.0.0.1:{free_port()}"), store, PHONES, "Hello")
     assert down.state is BatchState.PENDING
-    back = client_for(sandbox.url)
-    back._session.auth = (sandbox.username, sandbox.password)
+    back = client_for(sandbox.url, sandbox.username, sandbox.password)
     again = send_and_record(back, store, PHONES, "Hello", transaction_id=down.transaction_id)
     assert again.accepted and len(sandbox.backend.accepted_messages()) == 2
 

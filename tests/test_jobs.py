@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
@@ -187,13 +188,14 @@ def test_all_batches_are_written_before_anything_is_sent(store, sandbox):
     assert sandbox.backend.accepted_messages() == []
 
 
-def test_job_with_faults_sends_every_valid_row_exactly_once(store, sandbox):
+@pytest.mark.parametrize("in_flight", [1, 8], ids=["one-at-a-time", "rounds-of-8"])
+def test_job_with_faults_sends_every_valid_row_exactly_once(store, sandbox, in_flight):
     phones = numbers(3000)
     invalid = ["12", "not a phone", "+1 555"]
     job = make_job(store, phones, invalid=invalid, batch_size=50)
     sandbox.backend.configure_faults(fail_rate=0.1, hang_rate=0.05, hang_after_accept_rate=0.05, hang_seconds=0.5)
     with sandbox_client(sandbox) as client:
-        progress = jobs.JobRunner(client, store).run_job(job.id, idle_sleep=0.05)
+        progress = jobs.JobRunner(client, store, requests_in_flight=in_flight).run_job(job.id, idle_sleep=0.05)
     sandbox.backend.configure_faults(fail_rate=0.0, hang_rate=0.0, hang_after_accept_rate=0.0)
     assert sandbox.backend.wait_idle(timeout=10)
     sent = accepted_phones(sandbox)
@@ -240,6 +242,70 @@ def test_pause_resume_and_cancel(store, sandbox):
     assert len(sandbox.backend.accepted_messages()) == 20
     with pytest.raises(ValidationError, match="is cancelled"):
         jobs.resume(store, job.id)
+
+
+class PausingPacer:
+    """A pacer that pauses the job when the first request of a round asks to go."""
+
+    def __init__(self, store, job_id: int) -> None:
+        self.store, self.job_id, self.asked = store, job_id, 0
+        self._lock = threading.Lock()
+
+    def book(self, sms: int) -> float:
+        with self._lock:
+            self.asked += 1
+            if self.asked == 1:
+                jobs.pause(self.store, self.job_id)
+        return 0.0
+
+
+def test_a_pause_during_a_round_stops_the_job_at_the_next_round(store, sandbox):
+    job = make_job(store, numbers(100), batch_size=10)
+    with sandbox_client(sandbox) as client:
+        runner = jobs.JobRunner(client, store, requests_in_flight=4, pacer=PausingPacer(store, job.id))
+        assert runner.run() is False  # paused
+        progress = jobs.job_progress(store, job.id)
+        # The round under way when the pause came went out and was recorded, all 4 batches of it; no more.
+        assert (progress.job.state, progress.sent, progress.batches) == (
+            JobState.PAUSED, 40, {"accepted": 4, "pending": 6})
+        assert len(sandbox.backend.accepted_messages()) == 40
+        jobs.resume(store, job.id)
+        runner.pacer = jobs.Pacer()
+        assert runner.run_job(job.id, idle_sleep=0.01).sent == 100
+    assert set(accepted_phones(sandbox).values()) == {1}
+    runner.close()
+
+
+def test_a_batch_waiting_its_turn_under_the_rate_limit_keeps_its_lease(store, sandbox):
+    job = make_job(store, numbers(20), batch_size=10)  # one round of 2 batches, 1 request/s: one waits 1 s
+    taken: list = []
+
+    def sleep(seconds: float) -> None:
+        # Another sender looks for work when the waiting batch's turn comes, after its first lease ran out.
+        later = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        taken.extend(store.claim_batches(job.id, "another/1", 10, lease_seconds=60, now=later))
+
+    pacer = jobs.Pacer(requests_per_second=1, clock=lambda: 0.0, sleep=sleep)
+    with sandbox_client(sandbox) as client:
+        runner = jobs.JobRunner(client, store, requests_in_flight=2, lease_seconds=0.5, pacer=pacer)
+        runner.run()
+        runner.close()
+    assert taken == []
+    progress = jobs.job_progress(store, job.id)
+    assert (progress.job.state, progress.sent) == (JobState.DONE, 20) and set(accepted_phones(sandbox).values()) == {1}
+
+
+def test_a_round_is_claimed_in_one_transaction_and_recorded_in_another(store, sandbox):
+    job = make_job(store, numbers(80), batch_size=10)  # 8 batches: one round of 8
+    with sandbox_client(sandbox) as client:
+        runner = jobs.JobRunner(client, store, requests_in_flight=8)
+        before = store.change_counter()
+        runner.run()
+        runner.close()
+    progress = jobs.job_progress(store, job.id)
+    assert (progress.job.state, progress.sent) == (JobState.DONE, 80)
+    # queued -> running, the claim, the answers, done: each batch did not cost a transaction of its own
+    assert store.change_counter() - before == 4
 
 
 def test_a_scheduled_job_or_one_outside_its_window_waits_and_says_so(store, sandbox):
@@ -325,6 +391,35 @@ def test_a_database_refusing_writes_pauses_the_job_with_the_reason_and_loses_not
     assert (progress.job.state, progress.sent, progress.failed, progress.uncertain) == (JobState.DONE, 100, 0, 0)
     sent = accepted_phones(sandbox)
     assert set(sent) == set(phones) and max(sent.values()) == 1  # the interrupted batch went out once
+
+
+def test_a_database_refusing_the_record_of_a_round_pauses_the_job_and_sends_nothing_twice(tmp_path, sandbox):
+    phones = numbers(100)
+    with Store(f"sqlite:///{tmp_path / 'sms.db'}") as store:
+        job = make_job(store, phones, batch_size=10)
+
+        def refuse_messages(connection, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+                raise sqlite3.OperationalError("database or disk is full")
+
+        with sandbox_client(sandbox) as client:
+            runner = jobs.JobRunner(client, store, requests_in_flight=4)
+            sa.event.listen(store.engine, "before_cursor_execute", refuse_messages)
+            try:
+                assert runner.run() is False
+            finally:
+                sa.event.remove(store.engine, "before_cursor_execute", refuse_messages)
+            assert store.get_job(job.id).state is JobState.PAUSED
+            under_way = [b for b in store_batches(store, job.id) if b.state is BatchState.SENDING]
+            assert len(under_way) == 4  # the whole round: sent, not recorded, its leases ended for the resume
+            assert all(b.lease_expires_at <= datetime.now(timezone.utc) for b in under_way)
+            assert len(sandbox.backend.accepted_messages()) == 40
+            jobs.resume(store, job.id)
+            progress = runner.run_job(job.id, idle_sleep=0.01)
+            runner.close()
+    assert (progress.job.state, progress.sent) == (JobState.DONE, 100)
+    sent = accepted_phones(sandbox)
+    assert set(sent) == set(phones) and max(sent.values()) == 1  # the round went again with its TransactionIds
 
 
 def store_batches(store, job_id):

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from smslib.models import MessageState
+from smslib import reports
+from smslib.models import DeliveryReport, DeliveryStatus, MessageState, ReportBatch
 from smslib.reports import SyncCounts, sync_reports
 from smslib.sending import send_and_record
 from smslib.store import MessageFilter
@@ -117,3 +118,67 @@ def test_a_sync_without_anything_new_changes_nothing(client, store):
     assert sync_reports(client, store, pending_check_after=None) == SyncCounts()
     assert store.count_messages(MessageFilter(states=(MessageState.PENDING,))) == 1
     assert store.change_counter() == before  # the pages' cached queries stay valid
+
+
+# -- many reports: stored in parts, each acknowledged once committed -----------------------------
+
+
+def acknowledging_through(client, calls: list[list[str]]):
+    """The default acknowledgement, recording the message ids of every call."""
+    def acknowledge(message_ids):
+        calls.append(list(message_ids))
+        return client.delivery_reports(message_ids=message_ids, mark_as_read=True)
+    return acknowledge
+
+
+def test_a_sync_of_several_parts_stores_every_report_and_acknowledges_each_part_once(client, store, sandbox,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(reports, "REPORTS_PER_PART", 7)
+    send(client, store, RANDOM_FATES)
+    sandbox.backend.force_deliver_all()
+    calls: list[list[str]] = []
+    counts = sync_reports(client, store, pending_check_after=None, acknowledge=acknowledging_through(client, calls))
+    assert counts == SyncCounts(new=40, duplicate=0, unknown=0, still_pending=0, acknowledged=40)
+    assert [len(call) for call in calls] == [7, 7, 7, 7, 7, 5]
+    assert sorted(i for call in calls for i in call) == sorted(m.message_id for m in store.query_messages(limit=100).rows)
+    assert unread_at_gateway(sandbox) == []
+    assert MessageState.PENDING not in states(store).values()
+
+
+def test_a_crash_acknowledging_a_later_part_loses_nothing(client, store, sandbox, monkeypatch):
+    monkeypatch.setattr(reports, "REPORTS_PER_PART", 10)
+    send(client, store, RANDOM_FATES)
+    sandbox.backend.force_deliver_all()
+    calls: list[list[str]] = []
+    acknowledge = acknowledging_through(client, calls)
+
+    def crash_at_the_third_part(message_ids):
+        if len(calls) == 2:
+            raise _Crash("crashed before acknowledging the third part")
+        return acknowledge(message_ids)
+
+    with pytest.raises(_Crash):
+        sync_reports(client, store, pending_check_after=None, acknowledge=crash_at_the_third_part)
+    assert len(unread_at_gateway(sandbox)) == 20  # parts 1 and 2 acknowledged, 3 stored only, 4 not even stored
+    assert list(states(store).values()).count(MessageState.PENDING) == 10
+    counts = sync_reports(client, store, pending_check_after=None)
+    assert (counts.new, counts.duplicate, counts.acknowledged) == (10, 10, 20)
+    assert unread_at_gateway(sandbox) == [] and MessageState.PENDING not in states(store).values()
+
+
+def test_a_report_that_arrives_while_acknowledging_is_stored_too(client, store, sandbox):
+    send(client, store, ["+48600100000", "+48600100001"])
+    sandbox.backend.force_deliver_all()
+    [delivered] = [m for m in store.query_messages(limit=10).rows if m.phone == "+48600100000"]
+
+    def acknowledge_with_a_newcomer(message_ids):
+        answer = client.delivery_reports(message_ids=message_ids, mark_as_read=True)
+        newcomer = DeliveryReport("late-1", delivered.message_id, "48600100000", DeliveryStatus.UNDELIVERED,
+                                  datetime.now(timezone.utc) + timedelta(minutes=1))
+        return ReportBatch(answer.current_time, (*answer.reports, newcomer))
+
+    counts = sync_reports(client, store, pending_check_after=None, acknowledge=acknowledge_with_a_newcomer)
+    assert (counts.new, counts.acknowledged) == (3, 3)
+    shown = store.get_message(delivered.id)
+    assert "late-1" in [r.report_id for r in shown.reports]
+    assert (shown.message.report_id, shown.message.state) == ("late-1", MessageState.UNDELIVERED)  # the later final

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from smslib.sandbox import RunningSandbox, SandboxBackend, SandboxConfig, create_app, serve_in_thread
+from smslib.sandbox import RunningSandbox, SandboxBackend, SandboxConfig, SandboxProcess, create_app, serve_in_thread
 from smslib.sandbox.__main__ import build_parser, config_from_args
 from smslib.sandbox.server import SandboxServerError
 
-REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 5
 BODY = {"Phone": ["48600100200", "48600100201"], "Message": "Hello"}
 
@@ -340,25 +335,14 @@ def test_the_cli_refuses_impossible_options(argv: list[str], capsys: pytest.Capt
 
 
 @contextmanager
-def cli_sandbox(tmp_path: Path, *args: str) -> Iterator[str]:
-    """``python -m smslib.sandbox --port 0 ARGS`` in a child process; yields its URL, stops it with Ctrl-C."""
-    stderr = (tmp_path / f"stderr-{len(list(tmp_path.iterdir()))}.txt").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "smslib.sandbox", "--port", "0", *args], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=stderr, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        first_line = process.stdout.readline()  # returns once the server listens, or at exit
-        assert first_line.startswith("SMS sandbox gateway on http://127.0.0.1:"), Path(stderr.name).read_text()
-        yield first_line.split()[-1]
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        process.stdout.close()
-        stderr.close()
+def cli_sandbox(*args: str) -> Iterator[str]:
+    """``python -m smslib.sandbox ARGS`` in a child process on a free port; yields its URL, stops it with Ctrl-C."""
+    with SandboxProcess(*args) as process:
+        yield process.url
 
 
-def test_the_cli_serves_the_contract(tmp_path: Path) -> None:
-    with cli_sandbox(tmp_path, "--seed", "1") as url:
+def test_the_cli_serves_the_contract() -> None:
+    with cli_sandbox("--seed", "1") as url:
         response = requests.post(f"{url}/Smses", json={"Phone": ["48600100200"], "Message": "hi"},
                                  auth=("sandbox", "sandbox"), timeout=TIMEOUT)
     assert response.status_code == 200
@@ -368,8 +352,8 @@ def test_the_cli_serves_the_contract(tmp_path: Path) -> None:
 def test_two_cli_processes_sharing_a_database_accept_a_send_once(tmp_path: Path) -> None:
     db, log = tmp_path / "shared.db", tmp_path / "accepted.jsonl"
     body = {"Phone": [f"486004{i:05d}" for i in range(50)], "Message": "Hi", "TransactionId": "shared"}
-    with cli_sandbox(tmp_path, "--db", str(db), "--log", str(log)) as first, \
-            cli_sandbox(tmp_path, "--db", str(db), "--log", str(log)) as second:
+    with cli_sandbox("--db", str(db), "--log", str(log)) as first, \
+            cli_sandbox("--db", str(db), "--log", str(log)) as second:
         start = threading.Barrier(8)
 
         def race(url: str) -> list[str]:
@@ -382,3 +366,10 @@ def test_two_cli_processes_sharing_a_database_accept_a_send_once(tmp_path: Path)
     assert all(answer == answers[0] for answer in answers)
     logged = [json.loads(line)["message_id"] for line in log.read_text().splitlines()]
     assert logged == answers[0]
+
+
+def test_a_sandbox_process_that_cannot_start_says_so_at_once() -> None:
+    process = SandboxProcess("--fail-rate", "2")  # the command line refuses it and exits
+    with pytest.raises(SandboxServerError, match="did not start"):
+        process.start()
+    process.stop()  # nothing left to stop: no error either

@@ -243,6 +243,50 @@ def test_a_report_for_an_unknown_message_is_kept_and_linked_when_the_message_app
     assert store.apply_reports([report("r1", "later", -3)]) == ApplyCounts(new=0, duplicate=1, unknown=0)
 
 
+def derived_columns(store: Store, message_id: str):
+    with store.engine.connect() as connection:
+        return connection.execute(sa.select(messages.c.submitted_hour, messages.c.latency_ms, messages.c.latency_bucket)
+                                  .where(messages.c.message_id == message_id)).one()
+
+
+def test_a_report_without_a_delivery_time_leaves_the_latency_unknown(store):
+    record(store, ["+48600000001", "+48600000002"], ids=["m1", "m2"], accepted_at=T0)
+    store.apply_reports([report("r1", "m1", -2, None), report("r2", "m2", 1, T0 + timedelta(seconds=2))])
+    expired = message_by_gateway_id(store, "m1")
+    assert (expired.state, expired.delivered_at, expired.latency) == (MessageState.EXPIRED, None, None)
+    assert derived_columns(store, "m1")[1:] == (None, None)
+    assert derived_columns(store, "m2") == (store_module.hour_number(T0), 2000, store_module.latency_bucket(2000))
+
+
+@pytest.mark.parametrize("update_from", [True, False], ids=["joined", "general-only"])
+def test_one_apply_mixes_single_reports_several_reports_and_unknown_messages(store, monkeypatch, update_from):
+    # A message with one new report takes the joined way (where the engine has UPDATE ... FROM);
+    # one with several, or with a report from before, the general one. Either gives the same.
+    monkeypatch.setattr(store_module, "_updates_from_joins", lambda connection: update_from)
+    record(store, [f"+4860000000{i}" for i in range(5)], ids=["one", "two", "old", "later", "none"])
+    store.apply_reports([report("old-0", "old", 0, T0 + timedelta(hours=1))])
+    counts = store.apply_reports([
+        report("one-1", "one", 1, T0 + timedelta(seconds=5)),
+        report("two-0", "two", 0, T0 + timedelta(hours=2)), report("two-1", "two", -3, T0 + timedelta(seconds=9)),
+        report("old-1", "old", -1, T0 + timedelta(seconds=7)),
+        report("later-1", "later", 1, T0), report("later-2", "later", 1, T0 + timedelta(seconds=3)),
+        report("stranger-1", "stranger", 1),
+        report("one-1", "one", -1),  # the same ReportId again in the same call: the first counts
+    ])
+    assert counts == ApplyCounts(new=7, duplicate=1, unknown=1)
+    shown = {m.message_id: (m.report_id, m.state, m.delivered_at) for m in store.query_messages(limit=100).rows}
+    assert shown == {
+        "one": ("one-1", MessageState.DELIVERED, T0 + timedelta(seconds=5)),
+        "two": ("two-1", MessageState.REJECTED, T0 + timedelta(seconds=9)),  # final beats a later 0
+        "old": ("old-1", MessageState.UNDELIVERED, T0 + timedelta(seconds=7)),
+        "later": ("later-2", MessageState.DELIVERED, T0 + timedelta(seconds=3)),  # the later time wins
+        "none": (None, MessageState.PENDING, None),
+    }
+    assert derived_columns(store, "one")[1] == 5000 and derived_columns(store, "later")[1] == 3000
+    assert store.unlinked_report_count() == 1
+    assert all(r.linked for r in store.get_message(message_by_gateway_id(store, "two").id).reports)
+
+
 _CANDIDATES = [  # (suffix, status, seconds after T0 or None)
     ("a", 1, 10), ("b", -1, 20), ("c", 0, 30), ("d", -2, None), ("e", 7, 5), ("f", 1, 20), ("g", -3, 20),
 ]
@@ -458,6 +502,57 @@ def test_finishing_a_batch_records_one_row_per_phone_with_its_options(store):
     assert (first.transaction_id, first.channel, first.segments, first.encoding) == ("tx-1", Channel.SMSES, 1, "GSM-7")
     assert store.get_batch(batch.id).state is BatchState.ACCEPTED
     assert store.count_messages(MessageFilter(job_id=job.id)) == 2
+
+
+def make_planned_job(store: Store, batches: int):
+    job = store.create_job("planned", total=batches)
+    created = [store.create_batch(f"job{job.id}-{seq}", [f"+486000{seq:05d}"], f"Hi {seq}", job_id=job.id, seq=seq)
+               for seq in range(1, batches + 1)]
+    return job, created
+
+
+def test_claim_batches_takes_several_in_one_go_in_order_and_expired_ones_first(store):
+    job, created = make_planned_job(store, 5)
+    first = store.claim_batches(job.id, "w/1", 2, lease_seconds=60, now=T0)
+    assert [c.batch.seq for c in first] == [1, 2] and not any(c.taken_over for c in first)
+    assert all((c.batch.state, c.batch.lease_holder, c.batch.attempts) == (BatchState.SENDING, "w/1", 1) for c in first)
+    assert [c.batch.seq for c in store.claim_batches(job.id, "w/2", 2, lease_seconds=600, now=T0)] == [3, 4]
+    later = T0 + timedelta(seconds=61)  # w/1 stopped: its leases ran out, w/2's did not
+    again = store.claim_batches(job.id, "w/3", 5, lease_seconds=60, now=later)
+    assert [(c.batch.seq, c.taken_over, c.batch.attempts) for c in again] == [(1, True, 2), (2, True, 2), (5, False, 1)]
+    assert store.claim_batches(job.id, "w/4", 5, lease_seconds=60, now=later) == []
+    assert not store.has_claimable_batch(job.id, now=later)
+
+
+def test_finish_batches_records_several_in_one_transaction_leaving_one_it_does_not_hold(store):
+    job, _ = make_planned_job(store, 3)
+    claims = store.claim_batches(job.id, "me", 3, lease_seconds=60)
+    before = store.change_counter()
+    held = store.finish_batches([
+        store_module.FinishedBatch(claims[0].batch, "me", BatchState.ACCEPTED, T0, ["id-1"], T0),
+        store_module.FinishedBatch(claims[1].batch, "someone else", BatchState.ACCEPTED, T0, ["id-2"], T0),
+        store_module.FinishedBatch(claims[2].batch, "me", BatchState.REJECTED, T0, error="400: bad sender"),
+    ])
+    assert held == [True, False, True]
+    assert store.change_counter() == before + 1  # one transaction
+    states = [store.get_batch(c.batch.id).state for c in claims]
+    assert states == [BatchState.ACCEPTED, BatchState.SENDING, BatchState.REJECTED]
+    assert [(m.message_id, m.state) for m in store.batch_messages(claims[0].batch.id)] == [("id-1", MessageState.PENDING)]
+    assert store.batch_messages(claims[1].batch.id) == []
+    assert [(m.state, m.error) for m in store.batch_messages(claims[2].batch.id)] == [
+        (MessageState.FAILED, "400: bad sender")]
+
+
+def test_an_older_database_gets_the_claim_index(store, db_url):
+    with store.atomic() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_batches_job_state_seq")
+        connection.execute(sa.update(store_module.meta).where(store_module.meta.c.key == "schema_version")
+                           .values(value=schema_version() - 1))
+    store.close()
+    with Store(db_url) as migrated:
+        assert migrated.migrated_from == schema_version() - 1
+        indexes = {index["name"] for index in sa.inspect(migrated.engine).get_indexes("batches")}
+        assert "ix_batches_job_state_seq" in indexes
 
 
 def test_a_released_batch_is_pending_again_with_its_error(store):

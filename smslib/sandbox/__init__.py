@@ -1,13 +1,14 @@
 """A local implementation of the SMS gateway API (gateway-api.md), for development and tests.
 
 ``SandboxBackend`` holds the rules and state, ``create_app`` puts HTTP in front of it,
-``serve_in_thread`` runs it on a free port, and ``python -m smslib.sandbox`` serves it.
+``serve_in_thread`` runs it on a free port (``SandboxProcess``: in a process of its own), and
+``python -m smslib.sandbox`` serves it.
 """
 
 from .app import create_app
 from .backend import Admission, Faults, SandboxBackend, SandboxConfig
 from .errors import SandboxError
-from .server import RunningSandbox, SandboxServerError, serve_in_thread
+from .server import RunningSandbox, SandboxProcess, SandboxServerError, serve_in_thread
 
 __all__ = ["Admission", "Faults", "RunningSandbox", "SandboxBackend", "SandboxConfig", "SandboxError",
-           "SandboxServerError", "create_app", "serve_in_thread"]
+           "SandboxProcess", "SandboxServerError", "create_app", "serve_in_thread"]

@@ -1,11 +1,19 @@
-"""Running the sandbox: uvicorn in a background thread for tests and the app, or in the foreground."""
+"""Running the sandbox: uvicorn in a background thread for tests and the app, in a process of
+its own (``SandboxProcess``), or in the foreground."""
 
 from __future__ import annotations
 
+import os
+import queue
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
 
 import uvicorn
 
@@ -130,3 +138,82 @@ def serve_in_thread(backend: SandboxBackend | None = None, *, host: str = "127.0
         raise TypeError(f"pass either a backend or config fields, not both (got {sorted(config)})")
     backend = backend or SandboxBackend(SandboxConfig(**config))
     return RunningSandbox(backend, host=host, port=port).start(startup_timeout)
+
+
+_ANNOUNCED_URL = re.compile(r"SMS sandbox gateway on (http://\S+)")
+
+
+class SandboxProcess:
+    """The sandbox served by a separate process (``python -m smslib.sandbox``) on a free loopback port.
+
+    Its work does not share this interpreter's lock, as a real gateway's would not. ``options``
+    are the command line's (``--seed 1 --time-scale 0``); the credentials are the defaults.
+    """
+
+    def __init__(self, *options: str, startup_timeout: float = 30.0) -> None:
+        self.options: Sequence[str] = options
+        self.startup_timeout = startup_timeout
+        self.username = SandboxConfig.username
+        self.password = SandboxConfig.password
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> SandboxProcess:
+        """Start it; raises ``SandboxServerError`` unless it says it listens within ``startup_timeout``."""
+        package_root = str(Path(__file__).resolve().parents[2])  # where smslib is, whatever the current folder
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "smslib.sandbox", "--host", "127.0.0.1", "--port", "0", *self.options],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
+        announced = _first_line_matching(self._process.stdout, _ANNOUNCED_URL, self.startup_timeout)
+        if announced is None:
+            self.stop()
+            raise SandboxServerError(f"the sandbox process did not start within {self.startup_timeout} s")
+        self.url = announced
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it (Ctrl-C, then a kill after ``timeout`` seconds)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SandboxProcess(url={self.url!r}, username={self.username!r}, password='***')"
+
+
+def _first_line_matching(stream: IO[str] | None, pattern: re.Pattern[str], timeout: float) -> str | None:
+    """The first group of the first line of ``stream`` that matches, read for at most ``timeout`` seconds."""
+    if stream is None:
+        return None
+    found: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            match = pattern.search(line)
+            if match:
+                found.put(match.group(1))
+                return
+        found.put(None)  # the process ended without saying it listens
+
+    threading.Thread(target=read, name="sandbox-process-announcement", daemon=True).start()
+    try:
+        return found.get(timeout=timeout)
+    except queue.Empty:
+        return None
