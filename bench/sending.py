@@ -64,7 +64,8 @@ def sandbox() -> RunningSandbox:
 
 
 def separate_sandbox() -> SandboxProcess:
-    return SandboxProcess("--seed", "1", "--time-scale", "0").start()
+    """The sandbox in a process of its own, started and stopped by ``with``."""
+    return SandboxProcess("--seed", "1", "--time-scale", "0")
 
 
 def client_for(server: RunningSandbox | SandboxProcess) -> SmsClient:

@@ -373,3 +373,12 @@ def test_a_sandbox_process_that_cannot_start_says_so_at_once() -> None:
     with pytest.raises(SandboxServerError, match="did not start"):
         process.start()
     process.stop()  # nothing left to stop: no error either
+
+
+def test_a_sandbox_process_started_twice_is_one_process_that_ends_with_the_block() -> None:
+    with SandboxProcess("--seed", "1") as process:
+        url = process.url
+        assert process.start().url == url
+        assert requests.get(f"{url}/health", timeout=TIMEOUT).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/health", timeout=TIMEOUT)

@@ -159,7 +159,9 @@ class SandboxProcess:
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> SandboxProcess:
-        """Start it; raises ``SandboxServerError`` unless it says it listens within ``startup_timeout``."""
+        """Start it (once); raises ``SandboxServerError`` unless it says it listens within ``startup_timeout``."""
+        if self._process is not None:
+            return self
         package_root = str(Path(__file__).resolve().parents[2])  # where smslib is, whatever the current folder
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
