@@ -105,6 +105,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # For the length of a write transaction: a 64 MiB page cache (the default is 2 MiB) and
 # temporary tables in memory (2).
 _SQLITE_WRITE_SETTINGS = {"cache_size": -65_536, "temp_store": 2}
+_SQLITE_DEFAULTS_KEY = "smslib_sqlite_defaults"  # where a connection keeps the values _write_settings restores
 _MIGRATION_LOCK_KEY = 0x534D5331  # "SMS1": the PostgreSQL advisory lock taken while migrating
 
 
@@ -173,7 +174,11 @@ def _write_settings(connection: Connection) -> Iterator[None]:
         yield
         return
     driver = connection.connection.driver_connection
-    defaults = {name: driver.execute(f"PRAGMA {name}").fetchone()[0] for name in _SQLITE_WRITE_SETTINGS}
+    # The connection's own values, read once per connection (its info lives as long as it does).
+    defaults = connection.connection.info.get(_SQLITE_DEFAULTS_KEY)
+    if defaults is None:
+        defaults = connection.connection.info[_SQLITE_DEFAULTS_KEY] = {
+            name: driver.execute(f"PRAGMA {name}").fetchone()[0] for name in _SQLITE_WRITE_SETTINGS}
     for name, value in _SQLITE_WRITE_SETTINGS.items():
         driver.execute(f"PRAGMA {name}={value}")
     try:
