@@ -1,11 +1,11 @@
 """Benchmark 3 (and 5, memory): the analytics page's whole computation over 1,000,000 messages.
 
-Ours: ``smslib.analytics.overview`` (what views/analytics.py calls) for the last 30 days:
+Ours: ``smslib.services.analytics.overview`` (what views/analytics.py calls) for the last 30 days:
 the database groups and counts, Python gets a few thousand rows. Baseline: load every
 message of the period and of the period before into pandas and aggregate there (states
 per hour, latency percentiles, the breakdowns, the numbers and prefixes that fail most).
 
-The store is seeded once with ``smslib.seed.seed_demo_data`` at a fixed "now" and kept in
+The store is seeded once with ``smslib.services.demo.seed_demo_data`` at a fixed "now" and kept in
 bench/.data, so later runs skip the minute it takes. Each side runs in a fresh process
 for its own time and peak RSS; ours is the best of three after a warm-up (a page shown
 again), the baseline a single run (it is the same work every time).
@@ -35,7 +35,7 @@ def seeded(messages: int) -> str:
     path = DATA_DIR / f"analytics-{messages}.db"
     if path.exists():
         return str(path)
-    from smslib.seed import seed_demo_data
+    from smslib.services.demo import seed_demo_data
     from smslib.store import Store
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -50,13 +50,13 @@ def seeded(messages: int) -> str:
 
 
 def period():
-    from smslib.analytics import AnalyticsFilter
+    from smslib.services.analytics import AnalyticsFilter
 
     return AnalyticsFilter(since=NOW - timedelta(days=DAYS), until=NOW)
 
 
 def ours(path: str) -> dict[str, float]:
-    from smslib.analytics import overview
+    from smslib.services.analytics import overview
     from smslib.store import Store
 
     with Store(f"sqlite:///{path}") as store:

@@ -38,10 +38,10 @@ from urllib.parse import urlsplit
 import pandas as pd
 import requests
 
-from smslib.client import SmsClient
-from smslib.jobs import JobRunner, create_job, job_progress
-from smslib.planning import ColumnMapping, plan, validate
-from smslib.reports import sync_reports
+from smslib.gateway.client import SmsClient
+from smslib.services.jobs import JobRunner, create_job, job_progress
+from smslib.services.planning import ColumnMapping, plan, validate
+from smslib.services.reports import sync_reports
 from smslib.sandbox import RunningSandbox, SandboxProcess, serve_in_thread
 from smslib.store import JobState, Store
 

@@ -26,8 +26,8 @@ BATCH_SIZE = 500
 
 
 def ours(path: str) -> dict[str, int]:
-    from smslib.planning import ColumnMapping, plan, validate
-    from smslib.spreadsheet import read_table
+    from smslib.services.planning import ColumnMapping, plan, validate
+    from smslib.rules.spreadsheet import read_table
 
     frame = read_table(path, Path(path).name)
     validation = validate(frame, ColumnMapping(phone_column="Telefon", template=data.TEMPLATE))
@@ -40,7 +40,7 @@ def baseline(path: str) -> dict[str, int]:
     import pandas as pd
     import phonenumbers
 
-    from smslib.text import count_segments
+    from smslib.rules.text import count_segments
 
     if path.endswith(".csv"):
         frame = pd.read_csv(path, sep=";", encoding="cp1250", dtype=str, keep_default_na=False)

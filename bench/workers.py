@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from smslib import jobs
+from smslib.services import jobs
 from smslib.sandbox import SandboxConfig, serve_in_thread
 from smslib.store import JobState, Store
 from tests.postgres import PostgresServer, find_postgres_bin

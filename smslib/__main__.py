@@ -1,7 +1,7 @@
-"""``python -m smslib``: the command line (see smslib.cli)."""
+"""``python -m smslib``: the command line (see smslib.cli.main)."""
 
 import sys
 
-from .cli import main
+from smslib.cli.main import main
 
 sys.exit(main())

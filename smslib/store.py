@@ -52,8 +52,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.compiler import compiles
 
-from .errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
-from .models import Channel, DeliveryReport, DeliveryStatus, MessageState
+from .core.errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
+from .core.models import Channel, DeliveryReport, DeliveryStatus, MessageState
 
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.postgres import PostgresServer, find_postgres_bin
 
-from smslib.client import SmsClient
+from smslib.gateway.client import SmsClient
 from smslib.sandbox import RunningSandbox, serve_in_thread
 from smslib.store import Store
 

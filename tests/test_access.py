@@ -11,7 +11,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from smslib.auth import (
+from smslib.core.auth import (
     LoginThrottle,
     PasswordCheck,
     PasswordHashError,
@@ -19,8 +19,8 @@ from smslib.auth import (
     parse_hash,
     verify_password,
 )
-from smslib.config import Settings, credentials_in_clear, is_loopback_host
-from smslib.errors import ConfigError
+from smslib.core.config import Settings, credentials_in_clear, is_loopback_host
+from smslib.core.errors import ConfigError
 from ui import resources
 from ui.auth import listens_only_locally
 
@@ -208,10 +208,10 @@ def test_with_a_password_only_the_login_is_shown_and_nothing_starts(password_env
     assert not any("Gateway" in c.value for c in at.sidebar.caption)  # no sidebar, no pages
     assert [t.value for t in at.title] == ["SMS dashboard"]
     with pytest.raises(ValueError, match="Known pages: \\['Log in'\\]"):
-        at.switch_page("views/compose.py")  # no other page is even registered
+        at.switch_page("pages/compose.py")  # no other page is even registered
 
 
-PAGES = ["views/home.py", "views/compose.py", "views/bulk.py", "views/history.py", "views/analytics.py"]
+PAGES = ["pages/home.py", "pages/compose.py", "pages/bulk.py", "pages/history.py", "pages/analytics.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -258,7 +258,7 @@ def test_a_clear_text_password_setting_works_too(app_env, monkeypatch):
 
 
 def compose_and_send(at: AppTest, text: str = "Sent by whom?") -> AppTest:
-    at.switch_page("views/compose.py").run()
+    at.switch_page("pages/compose.py").run()
     at.text_area(key="compose.recipients").input("600100000").run()
     at.text_area(key="compose.text").input(text).run()
     at.button(key="compose.review").click().run()
@@ -271,7 +271,7 @@ def test_a_send_records_who_logged_in_with_the_password(password_env):
     at = compose_and_send(log_in(app().run(), PASSWORD, name="Ana\u202e Nowak\x00"))
     rows = resources.store().query_messages(limit=10).rows
     assert [m.sent_by for m in rows] == ["Ana Nowak"]  # control and bidi characters dropped
-    at.switch_page("views/history.py").run()
+    at.switch_page("pages/history.py").run()
     assert list(at.dataframe[0].value["Sent by"]) == ["Ana Nowak"]
 
 
@@ -308,10 +308,10 @@ def test_with_oidc_the_logged_in_email_is_shown_and_recorded_as_the_sender(app_e
 
 
 def test_bulk_jobs_record_who_created_and_sent_them(password_env):
-    from smslib import jobs
+    from smslib.services import jobs
 
     at = log_in(app().run(), PASSWORD, name="Bulk Person")
-    at.switch_page("views/bulk.py").run()
+    at.switch_page("pages/bulk.py").run()
     at.file_uploader(key="bulk.file").set_value(("people.csv", b"phone,text\n600100000,a\n600100001,b\n",
                                                  "text/csv")).run()
     at.radio(key="bulk.mode").set_value("From a column").run()

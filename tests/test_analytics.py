@@ -1,4 +1,4 @@
-"""smslib.analytics on small hand-built stores with known answers; the seed command; the stats CLI."""
+"""smslib.services.analytics on small hand-built stores with known answers; the seed command; the stats CLI."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from smslib import analytics
-from smslib.analytics import AnalyticsFilter, View, histogram_percentile, kpis, overview, period
-from smslib.analytics_cli import main_stats, stats_filter
+from smslib.services import analytics
+from smslib.services.analytics import AnalyticsFilter, View, histogram_percentile, kpis, overview, period
+from smslib.cli.stats import main_stats, stats_filter
 from smslib import store as store_module
-from smslib.errors import ValidationError
-from smslib.models import Channel, DeliveryReport, DeliveryStatus, MessageState
-from smslib.seed import seed_demo_data
+from smslib.core.errors import ValidationError
+from smslib.core.models import Channel, DeliveryReport, DeliveryStatus, MessageState
+from smslib.services.demo import seed_demo_data
 from smslib.store import (MessageFilter, SendOptions, Store, hour_number, latency_bucket, latency_milliseconds,
                           messages)
 
@@ -234,13 +234,13 @@ def test_seed_writes_matching_store_and_sandbox_rows(store, tmp_path):
 
 
 def test_seed_command_and_stats_cli(tmp_path, monkeypatch, capsys):
-    from smslib.sandbox.__main__ import main as sandbox_main
+    from smslib.cli.main import main as cli_main
 
     for name in ("SMS_API_URL", "SMS_DB_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SMS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    assert sandbox_main(["seed", "--messages", "300", "--days", "2", "--random-seed", "3"]) == 0
+    assert cli_main(["seed-demo", "--messages", "300", "--days", "2", "--random-seed", "3"]) == 0
     assert "300 messages" in capsys.readouterr().out
     assert (tmp_path / "data" / "sandbox.db").exists()
     out = io.StringIO()

@@ -34,7 +34,7 @@ def test_app_renders_with_no_configuration_at_all(tmp_path, monkeypatch):
         resources.shutdown()
 
 
-PAGES = ["views/home.py", "views/compose.py", "views/bulk.py", "views/history.py", "views/analytics.py"]
+PAGES = ["pages/home.py", "pages/compose.py", "pages/bulk.py", "pages/history.py", "pages/analytics.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)

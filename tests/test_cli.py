@@ -138,7 +138,7 @@ def send_file_args(source, *flags: str) -> list[str]:
 
 
 def stored_jobs(tmp_path):
-    from smslib import jobs
+    from smslib.services import jobs
     from smslib.store import Store
 
     with Store(f"sqlite:///{tmp_path / 'data' / 'sms.db'}") as store:
@@ -246,8 +246,8 @@ def test_send_file_refuses_a_past_or_unreadable_time_in_one_line_before_anything
 def test_start_time_reads_the_local_zone_and_refuses_a_skipped_hour():
     from datetime import UTC, datetime, time as dtime
 
-    from smslib.cli import send_window, start_time
-    from smslib.errors import ValidationError
+    from smslib.cli.main import send_window, start_time
+    from smslib.core.errors import ValidationError
 
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert start_time("2026-12-01T09:00", "Europe/Warsaw", now=now) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

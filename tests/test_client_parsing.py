@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from smslib.client import SmsClient, parse_gateway_time
-from smslib.errors import (
+from smslib.gateway.client import SmsClient, parse_gateway_time
+from smslib.core.errors import (
     AuthenticationError,
     BadResponseError,
     ConfigError,
@@ -19,7 +19,7 @@ from smslib.errors import (
     TransportError,
     ValidationError,
 )
-from smslib.models import DeliveryStatus
+from smslib.core.models import DeliveryStatus
 
 from .canned import CannedGateway, free_port as _free_port
 

@@ -11,8 +11,8 @@ from datetime import timezone
 
 import pytest
 
-from smslib.client import SmsClient
-from smslib.errors import (
+from smslib.gateway.client import SmsClient
+from smslib.core.errors import (
     AuthenticationError,
     ConflictError,
     GatewayError,
@@ -20,7 +20,7 @@ from smslib.errors import (
     TransportError,
     ValidationError,
 )
-from smslib.models import Channel, DeliveryStatus
+from smslib.core.models import Channel, DeliveryStatus
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""smslib.compose: the Compose page's rules, from typed input to a sent plan."""
+"""smslib.services.compose: the Compose page's rules, from typed input to a sent plan."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smslib import compose
-from smslib.compose import BLOCKED, ComposeInput, build_plan, check_message, check_recipients, validate_sender
-from smslib.errors import ValidationError
-from smslib.models import Channel, MessageState
+from smslib.services import compose
+from smslib.services.compose import BLOCKED, ComposeInput, build_plan, check_message, check_recipients, validate_sender
+from smslib.core.errors import ValidationError
+from smslib.core.models import Channel, MessageState
 from smslib.store import BatchState
 
 # -- validate_sender --------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_an_uncertain_send_keeps_its_transaction_id(client, store, sandbox):
 
 
 def test_an_uncertain_send_retried_with_its_transaction_id_is_deduplicated_by_the_gateway(sandbox, store):
-    from smslib.client import SmsClient
+    from smslib.gateway.client import SmsClient
 
     sandbox.backend.configure_faults(hang_after_accept_rate=1.0, hang_seconds=1.0, endpoints=("smses",))
     plan = _plan(transaction_id="t-lost-answer").plan
@@ -251,7 +251,7 @@ def test_an_uncertain_send_retried_with_its_transaction_id_is_deduplicated_by_th
 
 
 def test_a_rate_limited_send_is_pending_and_retried_with_the_same_id(sandbox, store):
-    from smslib.client import SmsClient
+    from smslib.gateway.client import SmsClient
 
     sandbox.backend.configure_faults(rate_limit=0.001)
     with SmsClient(sandbox.url, sandbox.username, sandbox.password, retry_attempts=1,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from smslib.config import SETTINGS, Settings
-from smslib.envfile import env_example
-from smslib.errors import ConfigError
+from smslib.core.config import SETTINGS, Settings
+from smslib.core.envfile import env_example
+from smslib.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ def test_repr_hides_every_secret():
 
 def test_an_invalid_secret_is_not_echoed_in_the_error(monkeypatch):
     # A secret never fails parsing today; make sure the error path would hide it anyway.
-    from smslib import config
+    from smslib.core import config
 
     secret = next(s for s in config.SETTINGS if s.secret)
     broken = config.Setting(secret.env, secret.attr, "", config._positive_int, "", secret=True)

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from smslib.client import SmsClient
-from smslib.errors import BadResponseError, GatewayError, RateLimitError, TransportError
-from smslib.models import MessageState
-from smslib.reports import sync_reports
-from smslib.sending import send_and_record
+from smslib.gateway.client import SmsClient
+from smslib.core.errors import BadResponseError, GatewayError, RateLimitError, TransportError
+from smslib.core.models import MessageState
+from smslib.services.reports import sync_reports
+from smslib.services.sending import send_and_record
 from smslib.store import BatchState
 from ui import resources
 

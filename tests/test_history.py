@@ -1,4 +1,4 @@
-"""History's number filter (smslib.history.number_filter) on each engine: a prefix, or digits anywhere."""
+"""History's number filter (smslib.services.history.number_filter) on each engine: a prefix, or digits anywhere."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smslib.history import iter_matching, number_filter
+from smslib.services.history import iter_matching, number_filter
 from smslib.store import MessageFilter, messages
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

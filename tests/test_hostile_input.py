@@ -18,12 +18,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smslib import planning
-from smslib.compose import check_message
-from smslib.errors import SpreadsheetError, TemplateError, ValidationError
-from smslib.sending import send_and_record
-from smslib.spreadsheet import read_table, write_table
-from smslib.text import Template, check_length, unsafe_character
+from smslib.services import planning
+from smslib.services.compose import check_message
+from smslib.core.errors import SpreadsheetError, TemplateError, ValidationError
+from smslib.services.sending import send_and_record
+from smslib.rules.spreadsheet import read_table, write_table
+from smslib.rules.text import Template, check_length, unsafe_character
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -297,7 +297,7 @@ def test_braces_in_cell_values_are_not_expanded_again():
 def test_streamlits_upload_limit_matches_the_setting_default():
     import tomllib
 
-    from smslib.config import Settings
+    from smslib.core.config import Settings
 
     shipped = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert shipped["server"]["maxUploadSize"] == Settings().max_upload_mb

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from smslib import jobs, planning
-from smslib.client import SmsClient
-from smslib.config import SANDBOX_PASSWORD, SANDBOX_USERNAME
-from smslib.errors import ValidationError
+from smslib.services import jobs
+from smslib.services import planning
+from smslib.gateway.client import SmsClient
+from smslib.sandbox.backend import SANDBOX_PASSWORD, SANDBOX_USERNAME
+from smslib.core.errors import ValidationError
 from smslib.store import BatchState, JobState, Store, batches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -336,7 +337,7 @@ def test_rate_limit_spaces_requests():
 
 
 def test_runner_task_runs_queued_jobs(store, sandbox):
-    from smslib.runner import Runner, Task
+    from smslib.services.runner import Runner, Task
 
     job = make_job(store, numbers(60), batch_size=25)
     with sandbox_client(sandbox) as client:

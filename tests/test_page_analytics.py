@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from smslib.analytics import View, kpis
-from smslib.models import MessageState
-from smslib.seed import seed_demo_data
+from smslib.services.analytics import View, kpis
+from smslib.core.models import MessageState
+from smslib.services.demo import seed_demo_data
 from smslib.store import Store
 from ui import resources
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "views/analytics.py"
+PAGE = "pages/analytics.py"
 
 
 @pytest.fixture
@@ -129,8 +129,8 @@ def test_new_reports_show_without_a_restart(seeded):
 
 @pytest.fixture
 def overview_calls(monkeypatch):
-    """Every call of smslib.analytics.overview (the real one runs): how often the page counted."""
-    from smslib import analytics
+    """Every call of smslib.services.analytics.overview (the real one runs): how often the page counted."""
+    from smslib.services import analytics
 
     calls = []
     real = analytics.overview
@@ -208,7 +208,7 @@ def test_open_in_history_carries_the_period_and_shows_only_its_messages(app_env)
 
     at.query_params.clear()
     at.query_params.update(query)
-    at.switch_page("views/history.py").run()
+    at.switch_page("pages/history.py").run()
     assert not at.exception, at.exception
     assert any("**5** messages match" in m.value for m in at.markdown)
     shown = at.dataframe[0].value
@@ -244,7 +244,7 @@ def test_the_prefix_link_opens_history_with_exactly_the_failing_numbers_of_that_
 
     at.query_params.clear()
     at.query_params.update(query)
-    at.switch_page("views/history.py").run()
+    at.switch_page("pages/history.py").run()
     assert not at.exception, at.exception
     assert at.text_input(key="history.phone").value == "+48791"
     assert any("**3** messages match" in m.value for m in at.markdown)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.parametrize("app_env", [True], indirect=True)
 
 
 def bulk_page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30).run()
+    return AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30).run()
 
 
 def uploaded(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
@@ -84,7 +84,8 @@ def test_upload_validate_send_and_see_results(app_env, sandbox):
 
 
 def test_a_reloaded_page_reopens_the_job_from_the_url(app_env, sandbox, monkeypatch):
-    from smslib import jobs, planning
+    from smslib.services import jobs
+    from smslib.services import planning
 
     monkeypatch.setenv("SMS_RUN_WORKER_IN_APP", "false")  # nothing sends: the states below are the page's doing
 
@@ -93,7 +94,7 @@ def test_a_reloaded_page_reopens_the_job_from_the_url(app_env, sandbox, monkeypa
     validation = planning.validate(at.session_state["bulk.table"][1], planning.ColumnMapping("Telefon", message_column="City"))
     job = jobs.create_job(store, planning.plan(validation), name="earlier")
     jobs.pause(store, job.id)
-    fresh = AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30)
+    fresh = AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30)
     fresh.query_params["job"] = str(job.id)
     fresh.run()
     assert not fresh.exception

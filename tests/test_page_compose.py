@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from smslib.models import Channel, MessageState
+from smslib.core.models import Channel, MessageState
 from smslib.store import BatchState
 from ui import resources
 
@@ -37,7 +37,7 @@ def page_env(sandbox, tmp_path, monkeypatch):
 
 def open_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    at.switch_page("views/compose.py").run()
+    at.switch_page("pages/compose.py").run()
     assert not at.exception, at.exception
     return at
 

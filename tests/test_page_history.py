@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from smslib.history import export_messages, messages_frame
-from smslib.sending import send_and_record
-from smslib.spreadsheet import read_table
+from smslib.services.history import export_messages, messages_frame
+from smslib.services.sending import send_and_record
+from smslib.rules.spreadsheet import read_table
 from smslib.store import MessageFilter
 from ui import resources
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def history_page(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / "history.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "pages" / "history.py"), default_timeout=30)
     for key, value in params.items():
         at.query_params[key] = value
     return at.run()
@@ -71,7 +71,7 @@ def test_the_detail_shows_every_field_and_its_raw_report(app_env, client, sandbo
     store = resources.store()
     ids = seed(client, store, texts=("Hello",))
     sandbox.backend.force_deliver_all()
-    from smslib.reports import sync_reports
+    from smslib.services.reports import sync_reports
 
     sync_reports(client, store)
     delivered = next(m for m in store.query_messages(MessageFilter()).rows if m.phone == "+48600100000")

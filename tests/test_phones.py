@@ -1,4 +1,4 @@
-"""smslib.phones: cleaning, libphonenumber's verdict, the vectorised column path, pasted text."""
+"""smslib.rules.phones: cleaning, libphonenumber's verdict, the vectorised column path, pasted text."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smslib.errors import ConfigError, InvalidPhoneNumber, SmsError, ValidationError
-from smslib.phones import (
+from smslib.core.errors import ConfigError, InvalidPhoneNumber, SmsError, ValidationError
+from smslib.rules.phones import (
     RecipientList,
     RejectedEntry,
     gateway_format,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from smslib import planning
+from smslib.services import planning
 
 PHONES = ["600100200", "600 100 201", "+48600100202", "0048600100203", "48600100204", "12"]
 TEXTS = ["Ala", "Ola", "Żółw", "Ala "]

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from smslib import reports
-from smslib.models import DeliveryReport, DeliveryStatus, MessageState, ReportBatch
-from smslib.reports import SyncCounts, sync_reports
-from smslib.sending import send_and_record
+from smslib.services import reports
+from smslib.core.models import DeliveryReport, DeliveryStatus, MessageState, ReportBatch
+from smslib.services.reports import SyncCounts, sync_reports
+from smslib.services.sending import send_and_record
 from smslib.store import MessageFilter
 
 # Numbers ending 0000..0004 get a promised fate from the sandbox.

@@ -20,13 +20,14 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from smslib import cli, jobs
-from smslib.config import Settings
-from smslib.errors import SmsError
-from smslib.gateway import connect
-from smslib.history import export_messages
+from smslib.cli import main as cli
+from smslib.services import jobs
+from smslib.core.config import Settings
+from smslib.core.errors import SmsError
+from smslib.gateway.connect import connect
+from smslib.services.history import export_messages
 from smslib.sandbox import serve_in_thread
-from smslib.spreadsheet import write_table
+from smslib.rules.spreadsheet import write_table
 from smslib.store import MessageFilter, Store
 from ui import resources
 
@@ -125,7 +126,7 @@ def logged_in_app() -> AppTest:
 
 
 def compose_send(at: AppTest, channel=None) -> AppTest:
-    at.switch_page("views/compose.py").run()
+    at.switch_page("pages/compose.py").run()
     at.text_area(key="compose.recipients").input("600100000, 600100001").run()
     at.text_area(key="compose.text").input("Hello, nothing secret here").run()
     if channel is not None:
@@ -158,12 +159,12 @@ def scan_export(data: bytes, what: str) -> None:
 
 
 def test_every_page_and_export_with_the_right_credentials(env, gateway_with_secrets):
-    from smslib.models import Channel
+    from smslib.core.models import Channel
 
     at = logged_in_app()
     compose_send(at)
     compose_send(at, Channel.SIMPLEAPI)
-    at.switch_page("views/bulk.py").run()
+    at.switch_page("pages/bulk.py").run()
     at.file_uploader(key="bulk.file").set_value(
         ("people.csv", b"phone,text\n600100002,hi\n12,bad\n600100003,=1+1\n", "text/csv")).run()
     at.radio(key="bulk.mode").set_value("From a column").run()
@@ -177,12 +178,12 @@ def test_every_page_and_export_with_the_right_credentials(env, gateway_with_secr
     job_id = at.session_state["bulk.job_id"]
     jobs.JobRunner.from_settings(resources.gateway().client, store, settings).run_job(job_id)
     gateway_with_secrets.backend.force_deliver_all()
-    at.switch_page("views/bulk.py").run()
+    at.switch_page("pages/bulk.py").run()
     check(at, "the job's results")
-    at.switch_page("views/history.py").run()
+    at.switch_page("pages/history.py").run()
     at.button(key="history.sync_button").click().run()
     check(at, "a report sync")
-    for page in ("views/home.py", "views/analytics.py"):
+    for page in ("pages/home.py", "pages/analytics.py"):
         at.switch_page(page).run()
         check(at, page)
 
@@ -195,7 +196,7 @@ def test_every_page_and_export_with_the_right_credentials(env, gateway_with_secr
 
 @pytest.mark.parametrize("fault", ["wrong password", "gateway down"])
 def test_pages_on_the_gateways_error_paths(env, fault):
-    from smslib.models import Channel
+    from smslib.core.models import Channel
 
     if fault == "wrong password":
         env.setenv("SMS_API_PASSWORD", WRONG)
@@ -206,7 +207,7 @@ def test_pages_on_the_gateways_error_paths(env, fault):
     assert at.sidebar.error
     compose_send(at)
     compose_send(at, Channel.SIMPLEAPI)
-    at.switch_page("views/history.py").run()
+    at.switch_page("pages/history.py").run()
     at.button(key="history.sync_button").click().run()
     check(at, f"a report sync with the {fault}")
     scan_store(resources.settings().store_url)

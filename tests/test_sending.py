@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from smslib.client import SmsClient
-from smslib.errors import (
+from smslib.gateway.client import SmsClient
+from smslib.core.errors import (
     AuthenticationError,
     ConflictError,
     GatewayError,
@@ -20,8 +20,8 @@ from smslib.errors import (
     TransportError,
     ValidationError,
 )
-from smslib.models import Channel, MessageState
-from smslib.sending import send_and_record, send_batch
+from smslib.core.models import Channel, MessageState
+from smslib.services.sending import send_and_record, send_batch
 from smslib.store import BatchState, MessageFilter, batches
 
 PHONES = ["+48600100200", "+48600100201"]

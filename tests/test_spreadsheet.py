@@ -1,4 +1,4 @@
-"""smslib.spreadsheet: real-world files in, text-only DataFrames out; exports that cannot run formulas."""
+"""smslib.rules.spreadsheet: real-world files in, text-only DataFrames out; exports that cannot run formulas."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import xlsxwriter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smslib.errors import SpreadsheetError
-from smslib.spreadsheet import list_sheets, neutralize_formulas, read_table, write_table
+from smslib.core.errors import SpreadsheetError
+from smslib.rules.spreadsheet import list_sheets, neutralize_formulas, read_table, write_table
 
 POLISH = "Zażółć gęślą jaźń ŚŹĄ"
 CSV_ENCODINGS = ["utf-8", "utf-8-sig", "cp1250", "iso-8859-2", "utf-16"]

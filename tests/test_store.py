@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smslib import store as store_module
-from smslib.errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
-from smslib.models import Channel, DeliveryReport, DeliveryStatus, MessageState
+from smslib.core.errors import ConfigError, ConflictError, InvalidPhoneNumber, ValidationError
+from smslib.core.models import Channel, DeliveryReport, DeliveryStatus, MessageState
 from tests.conftest import DATABASES, url_for
 from smslib.store import (
     ApplyCounts,

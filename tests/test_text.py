@@ -1,4 +1,4 @@
-"""Tests for smslib.text: segments, transliteration, templates."""
+"""Tests for smslib.rules.text: segments, transliteration, templates."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smslib.errors import TemplateError, ValidationError
-from smslib.text import (
+from smslib.core.errors import TemplateError, ValidationError
+from smslib.rules.text import (
     GSM7,
     GSM7_BASIC,
     GSM7_CHARS,

@@ -20,14 +20,15 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from smslib import jobs
-from smslib.config import SANDBOX_PASSWORD, SANDBOX_USERNAME, Settings
-from smslib.gateway import Gateway
-from smslib.reports import SYNC_LOCK, SyncCounts, sync_reports
+from smslib.services import jobs
+from smslib.core.config import Settings
+from smslib.sandbox.backend import SANDBOX_PASSWORD, SANDBOX_USERNAME
+from smslib.gateway.connect import Gateway
+from smslib.services.reports import SYNC_LOCK, SyncCounts, sync_reports
 from smslib.sandbox import SandboxBackend, serve_in_thread
 from smslib.sandbox.backend import SandboxConfig
 from smslib.store import BatchState, JobState, Store, WorkerInfo, batches
-from smslib.worker import build_runner, live_workers
+from smslib.services.worker import build_runner, live_workers
 from tests.test_jobs import free_port, make_job, numbers, sandbox_client, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +310,7 @@ def test_the_bulk_page_says_when_no_worker_runs_and_shows_those_that_do(app_env,
     from ui import resources
 
     job = make_job(resources.store(), numbers(3))
-    at = AppTest.from_file(str(ROOT / "views" / "bulk.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "pages" / "bulk.py"), default_timeout=30)
     at.session_state["bulk.job_id"] = job.id
     at.run()
     assert not at.exception
@@ -323,7 +324,7 @@ def test_the_bulk_page_says_when_no_worker_runs_and_shows_those_that_do(app_env,
 
 
 def test_a_task_with_more_to_do_runs_again_without_waiting_its_interval():
-    from smslib.runner import Runner, Task
+    from smslib.services.runner import Runner, Task
 
     calls: list[int] = []
 

@@ -5,7 +5,7 @@ Three modes, chosen by configuration:
 - **OIDC** — an ``[auth]`` section in ``.streamlit/secrets.toml``: Streamlit's own
   ``st.login`` / ``st.user`` / ``st.logout``; the person is their e-mail (or name).
 - **Shared password** — ``DASHBOARD_PASSWORD_HASH`` (or ``DASHBOARD_PASSWORD``):
-  a form; the session keeps only an HMAC token (``smslib.auth.PasswordCheck``), never
+  a form; the session keeps only an HMAC token (``smslib.core.auth.PasswordCheck``), never
   the password. The person may give a name, which the history shows as "Sent by".
 - **Open** — neither: fine on localhost; anywhere else every page carries a warning.
 """
@@ -17,10 +17,10 @@ import unicodedata
 
 import streamlit as st
 
-from smslib.auth import LoginThrottle, PasswordCheck
-from smslib.config import is_loopback_host
+from smslib.core.auth import LoginThrottle, PasswordCheck
+from smslib.core.config import is_loopback_host
 
-from . import resources
+from .settings import configured_settings
 
 TOKEN = "auth.token"   # the HMAC token of a password login
 NAME = "auth.name"     # the name the person gave at login (shown in the history)
@@ -33,7 +33,7 @@ def require_login() -> None:
     """Let the run go on only for a logged-in person (or when no login is configured)."""
     if oidc_configured():
         _require_oidc()
-    elif resources.configured_settings().password_configured:
+    elif configured_settings().password_configured:
         _require_password()
 
 
@@ -57,14 +57,14 @@ def account_block() -> None:
     if oidc_configured() and st.user.get("is_logged_in"):
         st.caption(f"Signed in as {current_user()}")
         st.button("Log out", key="auth.logout", icon=":material/logout:", on_click=st.logout)
-    elif resources.configured_settings().password_configured and st.session_state.get(TOKEN):
+    elif configured_settings().password_configured and st.session_state.get(TOKEN):
         st.caption(f"Signed in as {current_user()}")
         st.button("Log out", key="auth.logout", icon=":material/logout:", on_click=_log_out)
 
 
 def exposure_warning() -> None:
     """A warning on every page when anyone on the network can reach a dashboard with no login."""
-    if oidc_configured() or resources.configured_settings().password_configured:
+    if oidc_configured() or configured_settings().password_configured:
         return
     address = st.get_option("server.address")
     if listens_only_locally(address):
@@ -150,7 +150,7 @@ def _log_out() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _password_check() -> PasswordCheck:
-    check = PasswordCheck.from_settings(resources.configured_settings())
+    check = PasswordCheck.from_settings(configured_settings())
     assert check is not None  # only called when a password is configured
     return check
 

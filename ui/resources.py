@@ -8,8 +8,8 @@ Each accessor first admits the visitor (``ui.auth.require_login``): a visitor wh
 not logged in gets the login instead of the resource. The gate sits here, and not only
 in app.py, so that no page script can ever show anything to a visitor who has not
 logged in, however it is run: every page reaches for a resource before showing anything.
-(The page scripts live in ``views/``, not ``pages/``: with a ``pages/`` folder Streamlit
-runs a deep link's script alone, without app.py, until st.navigation has run once.)
+(A page script run alone by Streamlit's ``pages/`` mode is routed through the app first:
+see ``ui.shell.enter_page``.)
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from smslib.config import Settings
-from smslib.errors import SmsError
-from smslib.gateway import Gateway, connect
-from smslib.runner import Runner
+from smslib.core.config import Settings
+from smslib.core.errors import SmsError
+from smslib.gateway.connect import Gateway, connect
+from smslib.services.runner import Runner
 from smslib.store import Store, database_problem
-from smslib.worker import build_runner
+from smslib.services.worker import build_runner
+
+from . import auth
+from .settings import configured_settings
 
 
 def settings() -> Settings:
@@ -47,12 +50,6 @@ def runner() -> Runner | None:
     """The background runner of this server process; None when dedicated workers run."""
     _admit()
     return _runner()
-
-
-@st.cache_resource(show_spinner=False)
-def configured_settings() -> Settings:
-    """The settings without the login check (for the login itself)."""
-    return Settings.from_env()
 
 
 @st.cache_resource(show_spinner="Connecting to the gateway…")
@@ -94,16 +91,12 @@ def shutdown() -> None:
         closing.stop() if isinstance(closing, Runner) else closing.close()
     for resource in (_runner, _store, _gateway, configured_settings, gateway_health):
         resource.clear()
-    from . import auth  # auth builds on this module: imported here, not at the top
-
     auth.forget()
 
 
 def _admit() -> None:
     # Outside a script run (tests, background threads) there is no visitor to admit.
     if get_script_run_ctx(suppress_warning=True) is not None:
-        from . import auth
-
         auth.require_login()
 
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from smslib.config import credentials_in_clear
-from smslib.gateway import Gateway
-from smslib.models import MessageState
+from smslib.core.config import credentials_in_clear
+from smslib.gateway.connect import Gateway
+from smslib.core.models import MessageState
 
 from . import resources
 

@@ -1,7 +1,6 @@
 """Command line: ``python -m smslib.sandbox [serve] [--port 8600] ...`` serves the sandbox until Ctrl-C.
 
-``python -m smslib.sandbox seed --messages N [--days D]`` fills the store and the
-sandbox's state with demo data instead.
+(Demo data for the product's store is the product's command: ``python -m smslib seed-demo``.)
 """
 
 from __future__ import annotations
@@ -66,47 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the sandbox gateway until Ctrl-C (the default)")
     _add_serve_options(serve, with_defaults=False)
-    seed = commands.add_parser(
-        "seed", help="fill the store and the sandbox's state with demo sends over the last days",
-        description="Writes realistic messages and their reports into the store (SMS_DB_URL) and the "
-                    "sandbox's state (<SMS_DATA_DIR>/sandbox.db), so that their ids match.")
-    seed.add_argument("--messages", type=_positive_int, required=True, metavar="N", help="how many messages")
-    seed.add_argument("--days", type=float, default=30.0, metavar="D", help="spread over the last D days (default: 30)")
-    seed.add_argument("--random-seed", type=int, default=None, metavar="S", help="for the same data again")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("a whole number of at least 1")
-    return value
-
-
-def seed_demo(messages: int, days: float, random_seed: int | None) -> int:
-    """The ``seed`` command: demo data into the configured store and the sandbox state next to it."""
-    from ..config import Settings
-    from ..errors import SmsError
-    from ..seed import seed_demo_data
-    from ..store import Store
-
-    try:
-        settings = Settings.from_env()
-        settings.data_path.mkdir(parents=True, exist_ok=True)
-        sandbox_db = settings.data_path / "sandbox.db" if settings.uses_sandbox else None
-        with Store.from_settings(settings) as store:
-            result = seed_demo_data(store, sandbox_db, messages_count=messages, days=days, seed=random_seed,
-                                    phone_format=settings.phone_format)
-    except (SmsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    where = f" and {sandbox_db}" if sandbox_db else " (SMS_API_URL is set: the sandbox state is left alone)"
-    print(f"{result.messages:,} messages ({result.reports:,} reported, {result.pending:,} pending, "
-          f"{result.jobs} jobs) written to the store{where} in {result.seconds:.1f} s")
-    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -135,8 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "seed":
-        return seed_demo(args.messages, args.days, args.random_seed)
     try:
         config = config_from_args(args)
     except ValueError as e:

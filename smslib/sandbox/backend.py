@@ -27,10 +27,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..config import SANDBOX_EMAIL, SANDBOX_PASSWORD, SANDBOX_USERNAME
-from ..models import Channel
 from . import errors
 from .simulation import DeliverySimulator
+
+# The sandbox's own accounts (it plays the gateway; the product learns them from here).
+SANDBOX_USERNAME = "sandbox"
+SANDBOX_PASSWORD = "sandbox"
+SANDBOX_EMAIL = "sandbox@example.com"
+SMSES, SIMPLEAPI = "smses", "simpleapi"  # the endpoint a message came through, as stored
 from .validation import SendRequest, parse_message_ids, require_object, validate_send
 
 ENDPOINTS = ("smses", "simpleapi", "reports")
@@ -63,7 +67,7 @@ _SCHEMA = (
 )
 _COLUMNS = ("seq", "message_id", "phone", "message", "sender", "priority", "flash", "cost_center",
             "transaction_id", "channel", "accepted_at", "status", "due_at", "report_id", "read")
-# Public: smslib.seed bulk-imports demo rows in this layout (one tuple per message, in _COLUMNS order).
+# Public: smslib.services.demo bulk-imports demo rows in this layout (one tuple per message, in _COLUMNS order).
 INSERT_MESSAGE = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _REPORT_COLUMNS = "m.seq, m.report_id, m.phone, m.message_id, m.status, m.due_at"
 _REPORTS_BY_ID = (f"SELECT {_REPORT_COLUMNS} FROM json_each(?) AS j JOIN messages AS m ON m.message_id = j.value "
@@ -218,7 +222,7 @@ class SandboxBackend:
         """POST /Smses: one message id per phone, in order; a repeated TransactionId replays."""
         self.authenticate(username, password)
         request = validate_send(require_object(body), extended=True, **self._limits())
-        message_ids, accepted_at = self._accept(request, Channel.SMSES, body)
+        message_ids, accepted_at = self._accept(request, SMSES, body)
         return {"MessageIds": message_ids, "CurrentTime": self._format(accepted_at)}
 
     def simple_send(self, body: Any) -> dict[str, Any]:
@@ -228,7 +232,7 @@ class SandboxBackend:
                 and _same(body.get("Password"), self.config.simple_password)):
             raise errors.unauthorized("simpleapi")
         request = validate_send(body, extended=False, **self._limits())
-        message_ids, _ = self._accept(request, Channel.SIMPLEAPI, body)
+        message_ids, _ = self._accept(request, SIMPLEAPI, body)
         return {"MessageId": ",".join(message_ids)}
 
     def delivery_reports(self, username: str | None, password: str | None,
@@ -262,7 +266,7 @@ class SandboxBackend:
         if not (_same(username, self.config.username) and _same(password, self.config.password)):
             raise errors.unauthorized("basic")
 
-    def _accept(self, request: SendRequest, channel: Channel, body: dict[str, Any]) -> tuple[list[str], float]:
+    def _accept(self, request: SendRequest, channel: str, body: dict[str, Any]) -> tuple[list[str], float]:
         """Record a send once; the same TransactionId and body give back the first answer."""
         body_hash = hashlib.sha256(
             json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
@@ -285,11 +289,11 @@ class SandboxBackend:
         self._log(rows)
         return message_ids, now
 
-    def _new_rows(self, request: SendRequest, channel: Channel, first_seq: int, now: float) -> list[tuple]:
+    def _new_rows(self, request: SendRequest, channel: str, first_seq: int, now: float) -> list[tuple]:
         # Random ids: unique across restarts of an in-memory sandbox and across processes.
         random_hex = os.urandom(16 * len(request.phones)).hex()
         flash = None if request.flash is None else int(request.flash)
-        channel_name = channel.value
+        channel_name = channel
         rows = []
         for index, phone in enumerate(request.phones):
             seq = first_seq + index

@@ -1,9 +1,9 @@
 """The sandbox's checks of request bodies and parameters (gateway-api.md §1, §4, §10).
 
 The length limit follows the contract's wording (1,530 GSM-7 septets or 670 UCS-2
-units), not ``smslib.text``'s segment packing: the sandbox plays the gateway, so it must
+units), not ``smslib.rules.text``'s segment packing: the sandbox plays the gateway, so it must
 not share the client's idea of what fits. The alphabet itself is a standard (3GPP TS
-23.038) and comes from ``smslib.text``.
+23.038) and comes from ``smslib.rules.text``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from . import errors as msg
 from .errors import FieldErrors
 
-from ..text import GSM7_BASIC as _BASIC
-from ..text import GSM7_EXTENSION as _EXTENSION
+from smslib.rules.text import GSM7_BASIC as _BASIC
+from smslib.rules.text import GSM7_EXTENSION as _EXTENSION
 
 GSM7_BASIC = frozenset(_BASIC)
 # Extension characters take an escape septet plus their own.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from smslib.models import MessageState
+from smslib.core.models import MessageState
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from smslib.models import MessageState
+from smslib.core.models import MessageState
 
 from .flows import MESSAGE_ID
 

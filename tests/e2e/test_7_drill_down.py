@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from smslib.models import MessageState
+from smslib.core.models import MessageState
 from smslib.store import messages
 
 pytestmark = pytest.mark.e2e

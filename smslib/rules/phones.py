@@ -24,7 +24,7 @@ import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType, ValidationResult
 
-from .errors import ConfigError, InvalidPhoneNumber, ValidationError
+from smslib.core.errors import ConfigError, InvalidPhoneNumber, ValidationError
 
 __all__ = [
     "EMPTY",

@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .analytics_cli import add_stats_command, parse_moment
-from .config import Settings
-from .errors import SmsError, ValidationError
-from .gateway import Gateway, connect
-from .jobs import SendWindow
-from .models import Channel
-from .phones import gateway_format, parse_recipients
-from .reports import sync_reports
-from .sending import send_and_record
-from .store import Store, database_problem
+from .stats import add_stats_command, parse_moment
+from smslib.core.config import Settings
+from smslib.core.errors import SmsError, ValidationError
+from smslib.gateway.connect import Gateway, connect
+from smslib.services.jobs import SendWindow
+from smslib.core.models import Channel
+from smslib.rules.phones import gateway_format, parse_recipients
+from smslib.services.reports import sync_reports
+from smslib.services.sending import send_and_record
+from smslib.store import Store, database_problem
 
 Command = Callable[[argparse.Namespace, Settings, TextIO], int]
 
@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_stats_command(commands)
 
+    seed = commands.add_parser(
+        "seed-demo", help="fill the store and the sandbox's state with demo sends over the last days",
+        description="Writes realistic messages and their reports into the store (SMS_DB_URL) and the "
+                    "sandbox's state (<SMS_DATA_DIR>/sandbox.db), so that their ids match.")
+    seed.add_argument("--messages", type=_positive_int, required=True, metavar="N", help="how many messages")
+    seed.add_argument("--days", type=float, default=30.0, metavar="D", help="spread over the last D days (default: 30)")
+    seed.add_argument("--random-seed", type=int, default=None, metavar="S", help="for the same data again")
+    seed.set_defaults(run=_seed_demo)
+
     env = commands.add_parser("env-example", help="print .env.example (every setting, commented)")
     env.set_defaults(run=_env_example, needs_settings=False)
 
@@ -116,6 +125,35 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("a whole number of at least 1")
+    return value
+
+
+def _seed_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Demo data into the configured store and, with the built-in sandbox, its state next to it."""
+    from smslib.services.demo import seed_demo_data  # numpy-heavy: only for this command
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    sandbox_db = settings.data_path / "sandbox.db" if settings.uses_sandbox else None
+    with Store.from_settings(settings) as store:
+        try:
+            result = seed_demo_data(store, sandbox_db, messages_count=args.messages, days=args.days,
+                                    seed=args.random_seed, phone_format=settings.phone_format)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    where = f" and {sandbox_db}" if sandbox_db else " (SMS_API_URL is set: the sandbox state is left alone)"
+    print(f"{result.messages:,} messages ({result.reports:,} reported, {result.pending:,} pending, "
+          f"{result.jobs} jobs) written to the store{where} in {result.seconds:.1f} s", file=out)
+    return 0
 
 
 def _with_gateway(settings: Settings, work: Callable[[Gateway], int]) -> int:
@@ -190,14 +228,14 @@ def _report_json(report: Any) -> dict[str, Any]:
 
 
 def _env_example(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from .envfile import env_example
+    from smslib.core.envfile import env_example
 
     out.write(env_example())
     return 0
 
 
 def _hash_password(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from .auth import MIN_PASSWORD_LENGTH, hash_password
+    from smslib.core.auth import MIN_PASSWORD_LENGTH, hash_password
 
     if sys.stdin.isatty():
         import getpass
@@ -216,9 +254,10 @@ def _hash_password(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 
 
 def _send_file(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from . import jobs, planning
-    from .spreadsheet import read_table
-    from .store import Store, database_problem
+    from smslib.services import jobs
+    from smslib.services import planning
+    from smslib.rules.spreadsheet import read_table
+    from smslib.store import Store, database_problem
 
     zone = settings.display_timezone
     scheduled_at = start_time(args.at, zone) if args.at else None
@@ -325,8 +364,8 @@ def send_window(text: str, zone: str) -> SendWindow:
 
 
 def _worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from .store import Store, database_problem
-    from .worker import run_worker
+    from smslib.store import Store, database_problem
+    from smslib.services.worker import run_worker
 
     with connect(settings) as gateway, Store.from_settings(settings) as store:
         print(f"worker running against {gateway.label}; Ctrl-C to stop", file=out, flush=True)

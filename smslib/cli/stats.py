@@ -1,7 +1,7 @@
 """``python -m smslib stats``: the analytics page's headline numbers on the command line.
 
-The numbers come from ``smslib.analytics.kpis``, the function the page uses. Wired into
-``smslib.cli`` with ``add_stats_command``; ``main_stats`` runs it on its own.
+The numbers come from ``smslib.services.analytics.kpis``, the function the page uses. Wired into
+``smslib.cli.main`` with ``add_stats_command``; ``main_stats`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from .analytics import STATE_ORDER, AnalyticsFilter, kpis, local_midnight, period
-from .config import Settings
-from .errors import SmsError, ValidationError
-from .store import Store
+from smslib.services.analytics import STATE_ORDER, AnalyticsFilter, kpis, local_midnight, period
+from smslib.core.config import Settings
+from smslib.core.errors import SmsError, ValidationError
+from smslib.store import Store
 
 
 def add_stats_command(commands: Any) -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ValidationError
+from smslib.core.errors import ValidationError
 
 _ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-]{1,11}")
 _NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,16}")

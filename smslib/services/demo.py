@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .models import Channel, MessageState
-from .sandbox.backend import INSERT_MESSAGE, SandboxBackend, SandboxConfig
-from .sandbox.simulation import (
+from smslib.core.models import Channel, MessageState
+from smslib.sandbox.backend import INSERT_MESSAGE, SandboxBackend, SandboxConfig
+from smslib.sandbox.simulation import (
     LONGEST_DELAY,
     MAGIC_ENDINGS,
     NEVER,
@@ -35,8 +35,8 @@ from .sandbox.simulation import (
     STATUS_DELAY_FACTOR,
     STATUSES,
 )
-from .store import JobState, Store, jobs, latency_bucket, messages, report_log
-from .text import count_segments
+from smslib.store import JobState, Store, jobs, latency_bucket, messages, report_log
+from smslib.rules.text import count_segments
 
 CHUNK = 50_000  # rows per executemany
 

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
-from .errors import SpreadsheetError
+from smslib.core.errors import SpreadsheetError
 
 __all__ = ["list_sheets", "neutralize_formulas", "read_table", "write_table"]
 

@@ -5,7 +5,7 @@
 - ``plan(validation, batch_size)`` groups the valid rows with the same text and options
   into gateway requests of at most ``batch_size`` numbers.
 
-``smslib.jobs`` turns a plan into a job in the store and sends it.
+``smslib.services.jobs`` turns a plan into a job in the store and sends it.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-from .errors import TemplateError, ValidationError
-from .phones import LANDLINE, normalize_series
-from .senders import is_valid_sender
-from .store import SendOptions
-from .text import MAX_SEGMENTS, UNSAFE_PATTERN, Template, count_segments_series, render_frame
+from smslib.core.errors import TemplateError, ValidationError
+from smslib.rules.phones import LANDLINE, normalize_series
+from smslib.rules.senders import is_valid_sender
+from smslib.store import SendOptions
+from smslib.rules.text import MAX_SEGMENTS, UNSAFE_PATTERN, Template, count_segments_series, render_frame
 
 MAX_BATCH_SIZE = 1000
 

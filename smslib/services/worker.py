@@ -17,12 +17,12 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .config import Settings
-from .gateway import Gateway
+from smslib.core.config import Settings
+from smslib.gateway.connect import Gateway
 from .jobs import JobRunner
 from .reports import sync_reports
 from .runner import Runner, Task
-from .store import Store, WorkerBeat, WorkerInfo
+from smslib.store import Store, WorkerBeat, WorkerInfo
 
 SYNC_TASK = "sync"
 JOBS_TASK = "jobs"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .models import DeliveryReport, MessageState, ReportBatch
+from smslib.core.models import DeliveryReport, MessageState, ReportBatch
 from .sending import lease_seconds
-from .store import ApplyCounts, Store
+from smslib.store import ApplyCounts, Store
 
 # Enough rounds to drain a gateway that pages its unread reports, few enough that one
 # that ignores MarkAsRead cannot keep a sync running.

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .client import SmsClient
-from .config import SANDBOX_EMAIL, SANDBOX_PASSWORD, SANDBOX_USERNAME, Settings
+from smslib.core.config import Settings
+from smslib.sandbox.backend import SANDBOX_EMAIL, SANDBOX_PASSWORD, SANDBOX_USERNAME
 
 
 @dataclass
@@ -49,7 +50,7 @@ def connect(settings: Settings, **client_overrides: Any) -> Gateway:
     """A ``Gateway`` for ``settings``; starts the sandbox when no gateway URL is set."""
     sandbox = None
     if settings.uses_sandbox:
-        from .sandbox.server import serve_in_thread  # only imported when needed
+        from smslib.sandbox.server import serve_in_thread  # only imported when needed
 
         data = Path(settings.data_dir)
         data.mkdir(parents=True, exist_ok=True)

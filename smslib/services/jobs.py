@@ -1,4 +1,4 @@
-"""Bulk jobs: a plan (``smslib.planning``) → batches in the store → sends.
+"""Bulk jobs: a plan (``smslib.services.planning``) → batches in the store → sends.
 
 - ``create_job(store, plan, ...)`` writes the job and ALL its batches (``pending``, each
   with a deterministic TransactionId) in one transaction, before anything is sent;
@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from .config import Settings
-from .errors import AuthenticationError, ConfigError, ValidationError
-from .models import MessageState
+from smslib.core.config import Settings
+from smslib.core.errors import AuthenticationError, ConfigError, ValidationError
+from smslib.core.models import MessageState
 from .planning import PlannedBatch, fingerprint
 from .sending import GatewayAnswer, SendOutcome, call_gateway, lease_seconds, record_answers, send_batch
-from .store import Batch, BatchState, Claim, Job, JobState, Store, batches, jobs, messages
+from smslib.store import Batch, BatchState, Claim, Job, JobState, Store, batches, jobs, messages
 
 log = logging.getLogger(__name__)
 _OPEN = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.FAILED)
@@ -384,7 +384,7 @@ class JobRunner:
     pacer: Pacer | SharedPacer = field(default_factory=Pacer)
     slice_seconds: float = 1.0
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    # A lease renewed by the worker's heartbeat (see smslib.worker) can be short; None: long
+    # A lease renewed by the worker's heartbeat (see smslib.services.worker) can be short; None: long
     # enough for the slowest send the client may make, for runners nobody renews.
     lease_seconds: float | None = None
     holder_prefix: str = field(default_factory=lambda: uuid.uuid4().hex)

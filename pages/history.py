@@ -6,14 +6,16 @@ import json
 
 import streamlit as st
 
-from smslib.analytics import View
-from smslib.errors import SmsError
-from smslib.history import (NUMBER_FILTER_HELP, day_range, export_messages, messages_frame, number_filter,
+from smslib.services.analytics import View
+from smslib.core.errors import SmsError
+from smslib.services.history import (NUMBER_FILTER_HELP, day_range, export_messages, messages_frame, number_filter,
                             parse_channel, parse_day, parse_states)
-from smslib.models import PRIORITY_NAMES, Channel, MessageState
-from smslib.reports import sync_reports
+from smslib.core.models import PRIORITY_NAMES, Channel, MessageState
+from smslib.services.reports import sync_reports
 from smslib.store import MessageFilter
-from ui import resources, widgets
+from ui import resources, shell, widgets
+
+shell.enter_page(__file__)
 
 PAGE_SIZES = (25, 50, 100, 250)
 

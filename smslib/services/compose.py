@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .client import new_transaction_id
-from .errors import ValidationError
-from .models import PRIORITY_NAMES, Channel
-from .phones import RejectedEntry, parse_recipients
-from .senders import validate_sender
+from smslib.gateway.client import new_transaction_id
+from smslib.core.errors import ValidationError
+from smslib.core.models import PRIORITY_NAMES, Channel
+from smslib.rules.phones import RejectedEntry, parse_recipients
+from smslib.rules.senders import validate_sender
 from .sending import SendOutcome, send_and_record
-from .store import BatchState, Store
-from .text import MAX_SEGMENTS, SegmentCount, Transliteration, check_length, count_segments, to_gsm7
+from smslib.store import BatchState, Store
+from smslib.rules.text import MAX_SEGMENTS, SegmentCount, Transliteration, check_length, count_segments, to_gsm7
 
 BLOCKED = "blocked"  # the reason shown for a number on the blocklist
 

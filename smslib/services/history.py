@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .models import Channel, MessageState
-from .spreadsheet import write_table
-from .store import Cursor, MessageFilter, StoredMessage, Store
+from smslib.core.models import Channel, MessageState
+from smslib.rules.spreadsheet import write_table
+from smslib.store import Cursor, MessageFilter, StoredMessage, Store
 
 EXPORT_LIMIT = 200_000  # rows in one export; beyond it, narrow the filters
 PREVIEW_CHARS = 60

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .client import new_transaction_id
-from .errors import (
+from smslib.gateway.client import new_transaction_id
+from smslib.core.errors import (
     AuthenticationError,
     BadResponseError,
     ConfigError,
@@ -41,10 +41,10 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .models import Channel, SendResult
-from .phones import gateway_format
-from .store import Batch, BatchState, FinishedBatch, SendOptions, Store
-from .text import count_segments, unsafe_character
+from smslib.core.models import Channel, SendResult
+from smslib.rules.phones import gateway_format
+from smslib.store import Batch, BatchState, FinishedBatch, SendOptions, Store
+from smslib.rules.text import count_segments, unsafe_character
 
 # Errors after which nothing went out and sending the same request again cannot help.
 _REFUSALS = (ValidationError, InvalidPhoneNumber, AuthenticationError, ConflictError, ConfigError)

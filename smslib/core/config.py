@@ -22,9 +22,6 @@ from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-SANDBOX_USERNAME = "sandbox"
-SANDBOX_PASSWORD = "sandbox"
-SANDBOX_EMAIL = "sandbox@example.com"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 MAX_REQUESTS_IN_FLIGHT = 64
 

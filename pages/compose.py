@@ -7,15 +7,17 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from smslib import compose
-from smslib.client import new_transaction_id
-from smslib.errors import SmsError
-from smslib.models import Channel
-from smslib.reports import sync_reports
-from smslib.sending import SendOutcome
+from smslib.services import compose
+from smslib.gateway.client import new_transaction_id
+from smslib.core.errors import SmsError
+from smslib.core.models import Channel
+from smslib.services.reports import sync_reports
+from smslib.services.sending import SendOutcome
 from smslib.store import BatchState
-from smslib.text import to_gsm7
-from ui import auth, resources, widgets
+from smslib.rules.text import to_gsm7
+from ui import auth, resources, shell, widgets
+
+shell.enter_page(__file__)
 
 settings = resources.settings()
 gateway = resources.gateway()
@@ -147,7 +149,7 @@ def _delivery_states(batch_id: int) -> None:
         phone.markdown(message.phone)
         message_id.markdown(f"`{message.message_id}`" if message.message_id else "—")
         state.markdown(widgets.state_badge(message.state))
-        link.page_link("views/history.py", label="History", icon=":material/history:",
+        link.page_link("pages/history.py", label="History", icon=":material/history:",
                        query_params={"message": str(message.id)})
     if rows and not all(m.state.is_final for m in rows):
         st.button("Check for reports now", key="compose.check_reports", icon=":material/sync:", on_click=_check_reports)

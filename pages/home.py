@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from smslib.models import MessageState
-from ui import resources, widgets
+from smslib.core.models import MessageState
+from ui import resources, shell, widgets
+
+shell.enter_page(__file__)
 
 gateway = resources.gateway()
 store = resources.store()
@@ -23,13 +25,13 @@ if gateway.is_sandbox:
 
 st.subheader("Where to start")
 PLACES = [
-    ("views/compose.py", "Compose", ":material/edit_square:",
+    ("pages/compose.py", "Compose", ":material/edit_square:",
      "Write one message to one or many numbers and see its cost before sending."),
-    ("views/bulk.py", "Bulk upload", ":material/upload_file:",
+    ("pages/bulk.py", "Bulk upload", ":material/upload_file:",
      "Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job."),
-    ("views/history.py", "History", ":material/history:",
+    ("pages/history.py", "History", ":material/history:",
      "Find any message, its delivery report, and export what you found."),
-    ("views/analytics.py", "Analytics", ":material/monitoring:",
+    ("pages/analytics.py", "Analytics", ":material/monitoring:",
      "Delivery rates, latency and failures over time, by sender, cost centre and job."),
 ]
 for column, (page, label, icon, caption) in zip(st.columns(len(PLACES)), PLACES):

@@ -37,10 +37,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from .errors import ValidationError
+from smslib.core.errors import ValidationError
 from .history import parse_day
-from .models import PRIORITY_NAMES, Channel, MessageState
-from .store import LATENCY_RESOLUTION, SHORTEST_LATENCY_MS, Store, hour_number, jobs, messages
+from smslib.core.models import PRIORITY_NAMES, Channel, MessageState
+from smslib.store import LATENCY_RESOLUTION, SHORTEST_LATENCY_MS, Store, hour_number, jobs, messages
 
 TREND_COARSENING = 5       # latency buckets of the trend: five stored ones each (5 % wide)
 TREND_RESOLUTION = LATENCY_RESOLUTION // TREND_COARSENING

@@ -8,14 +8,17 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from smslib import jobs, planning
-from smslib.errors import SmsError
-from smslib.models import PRIORITY_NAMES, MessageState
-from smslib.phones import normalize_series
-from smslib.spreadsheet import list_sheets, read_table, write_table
+from smslib.services import jobs
+from smslib.services import planning
+from smslib.core.errors import SmsError
+from smslib.core.models import PRIORITY_NAMES, MessageState
+from smslib.rules.phones import normalize_series
+from smslib.rules.spreadsheet import list_sheets, read_table, write_table
 from smslib.store import JobState
-from smslib.worker import live_workers
-from ui import auth, resources, widgets
+from smslib.services.worker import live_workers
+from ui import auth, resources, shell, widgets
+
+shell.enter_page(__file__)
 
 settings = resources.settings()
 store = resources.store()

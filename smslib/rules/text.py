@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import TemplateError, ValidationError
+from smslib.core.errors import TemplateError, ValidationError
 
 Encoding = Literal["GSM-7", "UCS-2"]
 GSM7: Encoding = "GSM-7"

@@ -1,5 +1,5 @@
 """The background runner: one thread per process doing the work that must not live in a
-Streamlit script run — the periodic delivery-report sync and (see ``smslib.jobs``) the
+Streamlit script run — the periodic delivery-report sync and (see ``smslib.services.jobs``) the
 bulk jobs.
 
 Pages never do this work themselves; they enqueue, ``wake()`` the runner, and read

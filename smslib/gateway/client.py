@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from .errors import (
+from smslib.core.errors import (
     AuthenticationError,
     BadResponseError,
     ConfigError,
@@ -40,7 +40,7 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .models import Channel, DeliveryReport, DeliveryStatus, ReportBatch, SendResult
+from smslib.core.models import Channel, DeliveryReport, DeliveryStatus, ReportBatch, SendResult
 
 MAX_IDS_PER_REPORT_CALL = 1000  # contract §4
 USER_AGENT = "sms-dashboard-smslib/1"

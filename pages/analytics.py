@@ -1,6 +1,6 @@
 """Analytics: how many messages went out, what became of them and how fast, for a period and filters.
 
-Everything is counted in the database by smslib.analytics; this page picks the filters
+Everything is counted in the database by smslib.services.analytics; this page picks the filters
 (kept in the URL so a view can be shared), draws the results and shows the messages
 behind a selected part of a chart.
 """
@@ -15,12 +15,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from smslib import analytics
-from smslib.analytics import DIMENSIONS, PERCENTILES, RANGES, STATE_ORDER, AnalyticsFilter, Overview, View
-from smslib.errors import SmsError
-from smslib.models import PRIORITY_NAMES, Channel, MessageState
-from smslib.spreadsheet import write_table
-from ui import resources, widgets
+from smslib.services import analytics
+from smslib.services.analytics import DIMENSIONS, PERCENTILES, RANGES, STATE_ORDER, AnalyticsFilter, Overview, View
+from smslib.core.errors import SmsError
+from smslib.core.models import PRIORITY_NAMES, Channel, MessageState
+from smslib.rules.spreadsheet import write_table
+from ui import resources, shell, widgets
+
+shell.enter_page(__file__)
 
 settings = resources.settings()
 store = resources.store()
@@ -155,7 +157,7 @@ st.caption("Failed by kind: " + " · ".join(f"{s.label} {share(v)}" for s, v in 
 
 if k.messages == 0:
     st.info("No messages in this period with these filters. Send some from **Compose** or **Bulk upload**, "
-            "widen the period, or fill the store with demo data: `python -m smslib.sandbox seed --messages 100000`.",
+            "widen the period, or fill the store with demo data: `python -m smslib seed-demo --messages 100000`.",
             icon=":material/query_stats:")
     st.stop()
 
@@ -181,7 +183,7 @@ def show_messages(title: str, history_params: dict[str, str], **part) -> None:
         submitted_at=pd.to_datetime(frame["submitted_at"], utc=True).dt.tz_convert(zone).dt.tz_localize(None),
         state=frame["state"].map(lambda s: MessageState(s).label))
     st.dataframe(frame, hide_index=True, width="stretch")
-    st.page_link("views/history.py", label="Open in History", icon=":material/history:",
+    st.page_link("pages/history.py", label="Open in History", icon=":material/history:",
                  query_params={**f.history_params(zone), **history_params})
 
 
