@@ -332,7 +332,7 @@ def test_sub_millisecond_and_negative_latencies_count_as_the_shortest(store):
 def test_the_migration_fills_the_columns_of_an_older_database(db_url, monkeypatch):
     # Only the migrations up to this one: later ones expect a database that never had their tables.
     ours = store_module.MIGRATIONS.index(store_module._add_analytics_columns)
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[: ours + 1])
+    monkeypatch.setattr(store_module.migrations, "MIGRATIONS", store_module.MIGRATIONS[: ours + 1])
     with Store(db_url) as store:
         add(store, T0, latency=2.5)
         add(store, T0 + timedelta(hours=5, minutes=59, seconds=59.9999), latency=0.123456)

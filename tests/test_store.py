@@ -85,7 +85,7 @@ def test_an_older_database_is_migrated_on_open_and_only_once(store, db_url, monk
         connection.execute(sa.text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
 
     built_at = schema_version()
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_notes_table])
+    monkeypatch.setattr(store_module.migrations, "MIGRATIONS", [*store_module.MIGRATIONS, add_notes_table])
     with Store(db_url) as migrated:
         assert migrated.migrated_from == built_at
         assert migrated.recorded_schema_version() == built_at + 1
@@ -262,7 +262,7 @@ def test_a_report_without_a_delivery_time_leaves_the_latency_unknown(store):
 def test_one_apply_mixes_single_reports_several_reports_and_unknown_messages(store, monkeypatch, update_from):
     # A message with one new report takes the joined way (where the engine has UPDATE ... FROM);
     # one with several, or with a report from before, the general one. Either gives the same.
-    monkeypatch.setattr(store_module, "_updates_from_joins", lambda connection: update_from)
+    monkeypatch.setattr(store_module.report_states, "_updates_from_joins", lambda connection: update_from)
     record(store, [f"+4860000000{i}" for i in range(5)], ids=["one", "two", "old", "later", "none"])
     store.apply_reports([report("old-0", "old", 0, T0 + timedelta(hours=1))])
     counts = store.apply_reports([
