@@ -20,16 +20,18 @@ Workbooks are checked before calamine parses them (``guards``): the zip's unpack
 the rectangle their cells span (calamine allocates it whole, so a few kilobytes naming a far
 corner cell could otherwise take the process down).
 
-Modules: ``problems`` (limits, errors for people) → ``guards``, ``text_files``, ``workbooks``
-→ ``reading``; ``exports`` apart. May import: ``smslib.core``, pandas/numpy, python-calamine.
-Never the store, the gateway, the services or streamlit.
+Modules: ``problems`` (shared limits and advice, errors for people) → ``guards`` (file kind and
+the pre-parse checks, with their own limits such as ``guards.CELL_LIMIT``), ``text_files``,
+``workbooks`` → ``reading`` (sources, sheet choice, header and row numbers); ``exports`` apart.
+A limit lives in the one module that reads it, so patch it there. May import: ``smslib.core``,
+pandas/numpy, python-calamine. Never the store, the gateway, the services or streamlit.
 """
 
 from __future__ import annotations
 
 from .exports import neutralize_formulas, write_table
-from .problems import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, SUPPORTED, Source
-from .reading import list_sheets, read_table
+from .problems import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, SUPPORTED
+from .reading import Source, list_sheets, read_table
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "SUPPORTED", "Source", "list_sheets", "neutralize_formulas",
            "read_table", "write_table"]

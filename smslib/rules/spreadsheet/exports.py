@@ -7,6 +7,7 @@ import io
 import re
 
 import pandas as pd
+
 from smslib.core.errors import SpreadsheetError
 
 # Made visible in exports: control characters, bidirectional embeddings/overrides/isolates

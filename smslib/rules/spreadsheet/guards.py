@@ -15,20 +15,28 @@ from pathlib import Path
 from smslib.core.errors import SpreadsheetError
 
 from .problems import (
-    CELL_LIMIT,
     SAVE_AS_XLSX,
     SUPPORTED,
-    TEXT_SUFFIXES,
-    WORKBOOK_SUFFIXES,
-    ZIP_EXPANSION_FACTOR,
-    ZIP_READ_CHUNK,
-    ZIP_UNPACKED_CEILING,
-    _damaged,
-    _not_a_spreadsheet,
-    _password_protected,
-    _size,
-    _too_vast,
+    damaged,
+    not_a_spreadsheet,
+    password_protected,
+    size,
+    too_vast,
 )
+
+# A real XLSX/ODS compresses maybe 5-10x; anything unpacking beyond this is a zip bomb.
+ZIP_EXPANSION_FACTOR = 20
+
+ZIP_UNPACKED_CEILING = 1024**3
+
+ZIP_READ_CHUNK = 1024 * 1024  # inflate at most this much at once (see _read_member)
+
+# calamine holds about 40 bytes per cell of a sheet's used rectangle: this is ~2 GB.
+CELL_LIMIT = 50_000_000
+
+TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
 
 # The fast check: a cell past column AX (50) or row 999999; 50 x 999999 cells is under CELL_LIMIT.
 XLSX_FAR_CELL = re.compile(rb'<c r="(?:[A-Za-z]{3}|[B-Zb-z][A-Za-z]|[Aa][Y-Zy-z]|[A-Za-z]{1,2}[0-9]{7})')
@@ -92,7 +100,7 @@ XLS_CELL_RECORDS = frozenset({0x0006, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, XL
 XLS_DIMENSIONS = 0x0200
 
 
-def _detect_kind(data: bytes, filename: str, max_bytes: int) -> str:
+def detect_kind(data: bytes, filename: str, max_bytes: int) -> str:
     """``"text"`` or a workbook kind, from the content's magic bytes; the extension only names the file."""
     if data.startswith(ZIP_MAGIC):
         return _zip_kind(data, filename, max_bytes)
@@ -100,7 +108,7 @@ def _detect_kind(data: bytes, filename: str, max_bytes: int) -> str:
         return _ole_kind(data, filename)
     for magic, what in FOREIGN_MAGIC:
         if data.startswith(magic):
-            raise _not_a_spreadsheet(filename, what)
+            raise not_a_spreadsheet(filename, what)
     suffix = Path(filename).suffix.lower()
     if suffix in WORKBOOK_SUFFIXES | TEXT_SUFFIXES or not suffix:
         # A workbook extension on text is usually a CSV someone renamed; read it as the text it is.
@@ -122,7 +130,7 @@ def _zip_kind(data: bytes, filename: str, max_bytes: int) -> str:
         raise
     # zipfile reports some broken headers as ValueError ("negative seek value"); SpreadsheetError is one too.
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as e:
-        raise _damaged(filename, e) from e
+        raise damaged(filename, e) from e
 
 
 def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) -> str:
@@ -132,7 +140,7 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
     ceiling = min(ZIP_EXPANSION_FACTOR * max_bytes, ZIP_UNPACKED_CEILING)
     if unpacked > ceiling:
         raise SpreadsheetError(
-            f"'{filename}' would unpack to {_size(unpacked)}, more than the {_size(ceiling)} this app "
+            f"'{filename}' would unpack to {size(unpacked)}, more than the {size(ceiling)} this app "
             "accepts from one upload; a normal spreadsheet of this size does not do that. "
             "Export the data as CSV instead."
         )
@@ -146,12 +154,12 @@ def _zip_contents_kind(archive: zipfile.ZipFile, filename: str, max_bytes: int) 
     if b"opendocument.spreadsheet" in mimetype:
         return "ods"
     if "xl/workbook.bin" in names:
-        raise _not_a_spreadsheet(filename, "an Excel binary workbook (.xlsb)", SAVE_AS_XLSX)
+        raise not_a_spreadsheet(filename, "an Excel binary workbook (.xlsb)", SAVE_AS_XLSX)
     if "word/document.xml" in names or b"opendocument.text" in mimetype:
-        raise _not_a_spreadsheet(filename, "a text document (Word/Writer)")
+        raise not_a_spreadsheet(filename, "a text document (Word/Writer)")
     if "ppt/presentation.xml" in names or b"opendocument.presentation" in mimetype:
-        raise _not_a_spreadsheet(filename, "a presentation")
-    raise _not_a_spreadsheet(filename, "a ZIP archive")
+        raise not_a_spreadsheet(filename, "a presentation")
+    raise not_a_spreadsheet(filename, "a ZIP archive")
 
 
 def _read_member(archive: zipfile.ZipFile, member: str | zipfile.ZipInfo, *, keep: bool = True) -> bytes:
@@ -188,7 +196,7 @@ def _refuse_vast_xlsx_sheets(archive: zipfile.ZipFile, filename: str) -> None:
         else:
             rows, columns = _xlsx_extent_bound(xml)
         if rows * columns > CELL_LIMIT:
-            raise _too_vast(filename, rows, columns)
+            raise too_vast(filename, rows, columns)
 
 
 def _xlsx_part_with_cells(name: str) -> bool:
@@ -250,7 +258,7 @@ def _refuse_vast_ods_sheets(xml: bytes, filename: str) -> None:
                 columns = max(columns, _ods_row_width(chunk))
             position += repeat
         if rows * columns > CELL_LIMIT:
-            raise _too_vast(filename, rows, columns)
+            raise too_vast(filename, rows, columns)
 
 
 def _ods_row_width(row: bytes) -> int:
@@ -286,14 +294,14 @@ def _ole_kind(data: bytes, filename: str) -> str:
         name = next((name for name in ("Workbook", "Book") if name in ole.streams), None)
         workbook = ole.read(name) if name is not None else None
     except (struct.error, IndexError, ValueError) as e:
-        raise _damaged(filename, e) from e
+        raise damaged(filename, e) from e
     if "EncryptedPackage" in ole.streams:
-        raise _password_protected(filename)
+        raise password_protected(filename)
     if workbook is not None:
         _refuse_vast_xls_sheets(workbook, filename)
         return "xls"
     if "WordDocument" in ole.streams:
-        raise _not_a_spreadsheet(filename, "a Word document")
+        raise not_a_spreadsheet(filename, "a Word document")
     raise SpreadsheetError(
         f"'{filename}' is an old-style Office file but holds no Excel workbook. {SAVE_AS_XLSX}"
     )
@@ -398,7 +406,7 @@ def _refuse_vast_xls_sheets(stream: bytes, filename: str) -> None:
                 declared_rows = (end_row - first_row) % 2**32
                 declared_columns = (end_column - first_column) % 2**32
                 if declared_rows * declared_columns > CELL_LIMIT:
-                    raise _too_vast(filename, declared_rows, declared_columns)
+                    raise too_vast(filename, declared_rows, declared_columns)
         offset = body + size
     if rows * columns > CELL_LIMIT:
-        raise _too_vast(filename, rows, columns)
+        raise too_vast(filename, rows, columns)

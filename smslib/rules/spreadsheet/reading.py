@@ -6,22 +6,23 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import python_calamine
+
 from smslib.core.errors import SpreadsheetError
 
-from .guards import _detect_kind
-from .problems import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_ROWS,
-    HEADER_WINDOW,
-    Source,
-    _too_large,
-    _too_many_rows,
-)
-from .text_files import _read_text
-from .workbooks import _open_workbook, _read_workbook_sheet, _visible_sheets
+from .guards import detect_kind
+from .problems import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, too_large, too_many_rows
+from .text_files import read_text
+from .workbooks import open_workbook, resolve_sheet_name, sheet_cells, visible_sheets
+
+Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
+
+# Title and note rows above a header rarely run longer than this.
+HEADER_WINDOW = 20
 
 # A cell that is a number, phone number, amount or date rather than a column name.
 NUMBER_LIKE = re.compile(r"(?=.*\d)[\d\s+\-().,/:']+")
@@ -37,7 +38,7 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV/TSV/TXT/XLSX/XLS/ODS file into a DataFrame of text (see the module docstring)."""
     data = _read_source(source, filename, max_bytes)
-    kind = _detect_kind(data, filename, max_bytes)
+    kind = detect_kind(data, filename, max_bytes)
     # Reading this many raw rows proves the table is over the limit, whatever sits above the header.
     row_cap = max_rows + HEADER_WINDOW + 2
     if kind == "text":
@@ -45,27 +46,28 @@ def read_table(
             raise SpreadsheetError(
                 f"'{filename}' is a text file with a single table; it has no sheet '{sheet}'."
             )
-        raw, filled, first_row = _read_text(data, filename, row_cap)
+        raw, first_row = read_text(data, filename, row_cap)
+        filled = _filled(raw)
         where = f"'{filename}'"
     else:
-        with _open_workbook(data, filename) as workbook:
+        with open_workbook(data, filename) as workbook:
             name, raw, filled = _read_workbook_sheet(workbook, filename, sheet, row_cap)
         first_row = 1
         where = f"sheet '{name}' of '{filename}'"
     if len(raw) >= row_cap:
         # The cap bounds the parsing work, so blank lines count; say so when they are the bulk.
         blank = len(raw) - int(np.asarray(filled).any(axis=1).sum())
-        raise _too_many_rows(where, max_rows, blank_lines=blank if blank * 2 > len(raw) else 0)
+        raise too_many_rows(where, max_rows, blank_lines=blank if blank * 2 > len(raw) else 0)
     return _tidy(raw, filled, where, first_row, max_rows)
 
 
 def list_sheets(source: Source, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
     """Names of a workbook's visible worksheets, in order; ``[]`` for CSV/TSV/TXT (one table, no sheets)."""
     data = _read_source(source, filename, max_bytes)
-    if _detect_kind(data, filename, max_bytes) == "text":
+    if detect_kind(data, filename, max_bytes) == "text":
         return []
-    with _open_workbook(data, filename) as workbook:
-        return _visible_sheets(workbook)
+    with open_workbook(data, filename) as workbook:
+        return visible_sheets(workbook)
 
 
 def _read_source(source: Source, filename: str, max_bytes: int) -> bytes:
@@ -77,7 +79,7 @@ def _read_source(source: Source, filename: str, max_bytes: int) -> bytes:
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                raise _too_large(filename, max_bytes, size)
+                raise too_large(filename, max_bytes, size)
             data = path.read_bytes()
         except OSError as e:
             raise SpreadsheetError(f"Cannot open '{filename}': {e.strerror or e}.") from e
@@ -89,14 +91,35 @@ def _read_source(source: Source, filename: str, max_bytes: int) -> bytes:
         if not isinstance(data, bytes):
             raise TypeError("read_table needs a binary file object; open the file in 'rb' mode.")
         if len(data) > max_bytes:
-            raise _too_large(filename, max_bytes)
+            raise too_large(filename, max_bytes)
     if len(data) > max_bytes:
-        raise _too_large(filename, max_bytes, len(data))
+        raise too_large(filename, max_bytes, len(data))
     if not data:
         raise SpreadsheetError(
             f"'{filename}' is empty: the file has no content. Check that you picked the right file."
         )
     return data
+
+
+def _read_workbook_sheet(
+    workbook: python_calamine.CalamineWorkbook, filename: str, sheet: str | None, row_cap: int
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The chosen sheet's name, raw cells and non-empty mask; by default the first visible sheet with data."""
+    if sheet is not None:
+        name = resolve_sheet_name(workbook, sheet, filename)
+        raw = sheet_cells(workbook.get_sheet_by_name(name), row_cap)
+        return name, raw, _filled(raw)
+    for name in visible_sheets(workbook):
+        raw = sheet_cells(workbook.get_sheet_by_name(name), row_cap)
+        filled = _filled(raw)
+        if filled.to_numpy().any():
+            return name, raw, filled
+    raise SpreadsheetError(f"'{filename}' is empty: none of its sheets holds any data.")
+
+
+def _filled(raw: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell holds more than whitespace (vectorised: ``raw`` has the Arrow-backed str dtype)."""
+    return pd.DataFrame({column: raw[column].str.strip().ne("") for column in raw.columns}, index=raw.index)
 
 
 def _tidy(raw: pd.DataFrame, filled: pd.DataFrame, where: str, first_row: int, max_rows: int) -> pd.DataFrame:
@@ -118,7 +141,7 @@ def _tidy(raw: pd.DataFrame, filled: pd.DataFrame, where: str, first_row: int, m
             "Add the rows to send to, then upload again."
         )
     if len(table) > max_rows:
-        raise _too_many_rows(where, max_rows)
+        raise too_many_rows(where, max_rows)
     table = table.set_axis(names, axis=1)
     table.index = pd.Index(table.index + first_row, name="row")
     return table

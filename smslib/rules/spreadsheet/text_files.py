@@ -12,9 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from smslib.core.errors import SpreadsheetError
 
-from .problems import DELIMITERS, SAVE_AS_XLSX_OR_CSV, SNIFF_CHARS, _binary_junk, _filled, _not_a_spreadsheet
+from .problems import SAVE_AS_XLSX_OR_CSV, binary_junk, not_a_spreadsheet
+
+# Enough lines to see the delimiter and the table's width without reading a huge file twice.
+SNIFF_CHARS = 64 * 1024
+
+DELIMITERS = (",", ";", "\t", "|")
 
 TEXT_BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -38,8 +44,8 @@ JUNK_CONTROL_SHARE = 0.01
 COUNT_CHUNK = 8 * 1024 * 1024
 
 
-def _read_text(data: bytes, filename: str, row_cap: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Raw cells, their non-empty mask and the first row's number for a delimited text file."""
+def read_text(data: bytes, filename: str, row_cap: int) -> tuple[pd.DataFrame, int]:
+    """Raw cells and the first row's number for a delimited text file."""
     # A DOS end-of-file mark would otherwise become a last row holding one odd character.
     text = _decode(data, filename).rstrip("\x1a")
     _refuse_markup(text, filename)
@@ -66,7 +72,7 @@ def _read_text(data: bytes, filename: str, row_cap: int) -> tuple[pd.DataFrame, 
                 f"{_parser_reason(e)}. A quote (\") that opens a field must also close it; "
                 "fix that line or save the file again from Excel."
             ) from e
-    return raw, _filled(raw), first_row
+    return raw, first_row
 
 
 def _decode(data: bytes, filename: str) -> str:
@@ -77,11 +83,11 @@ def _decode(data: bytes, filename: str) -> str:
     if b"\x00" in data:
         encoding = _bomless_utf16(data)
         if encoding is None:
-            raise _binary_junk(filename)
+            raise binary_junk(filename)
         return _decode_as(data, encoding, filename)
     counts = _byte_counts(data)
     if counts[JUNK_CONTROL_BYTES].sum() > JUNK_CONTROL_SHARE * len(data):
-        raise _binary_junk(filename)
+        raise binary_junk(filename)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -150,11 +156,11 @@ def _refuse_markup(text: str, filename: str) -> None:
     """Explain the web pages and XML that some systems save with an .xls name."""
     head = text[:1024].lstrip("\ufeff \t\r\n").lower()
     if head.startswith(("<!doctype html", "<html", "<table", "<meta")):
-        raise _not_a_spreadsheet(filename, "a web page (HTML)", SAVE_AS_XLSX_OR_CSV)
+        raise not_a_spreadsheet(filename, "a web page (HTML)", SAVE_AS_XLSX_OR_CSV)
     if head.startswith("<?xml"):
         excel_2003 = "urn:schemas-microsoft-com:office:spreadsheet" in head
         what = "an Excel 2003 XML spreadsheet" if excel_2003 else "an XML file"
-        raise _not_a_spreadsheet(filename, what, SAVE_AS_XLSX_OR_CSV)
+        raise not_a_spreadsheet(filename, what, SAVE_AS_XLSX_OR_CSV)
 
 
 def _explicit_delimiter(text: str) -> tuple[str, str]:
