@@ -76,8 +76,8 @@ def _naive_datetime(value: datetime) -> ValueError:
 
 
 # -- Dialect-specific -------------------------------------------------------------------------
-# The one place for SQL or settings that depend on the engine. Everything else in this
-# module is portable SQLAlchemy Core.
+# The place for SQL or settings that depend on the engine. The rest of the store is portable
+# SQLAlchemy Core.
 
 # SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid; PostgreSQL gets BIGINT.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -399,3 +399,10 @@ def _release_session_lock(connection: Connection, name: str) -> None:
     connection.execute(sa.text("SELECT pg_advisory_unlock(:ns, :key)"),
                        {"ns": _SESSION_LOCK_NAMESPACE, "key": _session_lock_key(name)})
     connection.commit()
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Make processes that open the store together migrate one after the other."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    # SQLite: the migration runs in a BEGIN IMMEDIATE transaction, which is the lock.

@@ -13,23 +13,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from ..core.errors import ConfigError
-from .dialect import _MIGRATION_LOCK_KEY, epoch_hour
+from .dialect import _lock_schema, epoch_hour
 from .report_states import _LATENCY_COLUMNS
 from .schema import batches, leases, messages, meta, metadata, rate_budgets, workers
 from .values import _DERIVED
 
-
-def _lock_schema(connection: Connection) -> None:
-    """Make processes that open the store together migrate one after the other."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
-
-
 # -- Migrations -------------------------------------------------------------------------------
-# A new database is built from the tables above and stamped with the latest version.
+# A new database is built from the tables in ``schema`` and stamped with the latest version.
 # An existing one runs, in order, every migration after its recorded version:
 # MIGRATIONS[0] takes version 1 to 2, MIGRATIONS[1] takes 2 to 3, and so on. To change
-# the schema, change the tables above AND append a migration doing the same to an old
+# the schema, change the tables in ``schema`` AND append a migration doing the same to an old
 # database; never edit or reorder a migration that has shipped.
 
 Migration = Callable[[Connection], None]

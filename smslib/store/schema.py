@@ -21,9 +21,6 @@ from sqlalchemy import (
 from .dialect import _ID, UtcDateTime
 from .measures import _default_latency_bucket, _default_latency_ms, _default_submitted_hour
 
-    # SQLite: the migration runs in a BEGIN IMMEDIATE transaction, which is the lock.
-
-
 # -- Schema -----------------------------------------------------------------------------------
 
 metadata = MetaData()
