@@ -159,7 +159,8 @@ def test_send_file_at_a_time_to_come_waits_for_it_then_sends_once(cli_env, sandb
     from zoneinfo import ZoneInfo
 
     cli_env["SMS_DISPLAY_TIMEZONE"] = ZONE
-    start = (datetime.now(ZoneInfo(ZONE)) + timedelta(seconds=6)).replace(microsecond=0)
+    # Far enough ahead that the CLI has started (imports and all) on a loaded machine before it comes.
+    start = (datetime.now(ZoneInfo(ZONE)) + timedelta(seconds=15)).replace(microsecond=0)
     done = run_cli(send_file_args(contacts, "--at", start.replace(tzinfo=None).isoformat()), cli_env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"queued: starts at {start:%Y-%m-%d %H:%M:%S} ({ZONE})" in done.stderr
