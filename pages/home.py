@@ -24,20 +24,18 @@ if gateway.is_sandbox:
     )
 
 st.subheader("Where to start")
-PLACES = [
-    ("pages/compose.py", "Compose", ":material/edit_square:",
-     "Write one message to one or many numbers and see its cost before sending."),
-    ("pages/bulk.py", "Bulk upload", ":material/upload_file:",
-     "Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job."),
-    ("pages/history.py", "History", ":material/history:",
-     "Find any message, its delivery report, and export what you found."),
-    ("pages/analytics.py", "Analytics", ":material/monitoring:",
-     "Delivery rates, latency and failures over time, by sender, cost centre and job."),
-]
-for column, (page, label, icon, caption) in zip(st.columns(len(PLACES)), PLACES):
+# Each page's title and icon as the navigation shows them (ui.shell.PAGES), with what it is for.
+PLACES = {
+    "compose.py": "Write one message to one or many numbers and see its cost before sending.",
+    "bulk.py": "Send personalised messages from a spreadsheet (CSV, Excel, ODS) as a background job.",
+    "history.py": "Find any message, its delivery report, and export what you found.",
+    "analytics.py": "Delivery rates, latency and failures over time, by sender, cost centre and job.",
+}
+places = [(script, label, icon) for script, label, icon in shell.PAGES if script in PLACES]
+for column, (script, label, icon) in zip(st.columns(len(places)), places):
     with column.container(border=True):
-        st.page_link(page, label=f"**{label}**", icon=icon)
-        st.caption(caption)
+        st.page_link(f"pages/{script}", label=f"**{label}**", icon=icon)
+        st.caption(PLACES[script])
 
 total = store.count_messages()
 if total:

@@ -86,8 +86,3 @@ def enter_page(page_file: str) -> None:
         return
     run_app()
     st.stop()
-
-
-def page_path(script: str) -> Path:
-    """The path of a page script, for ``st.page_link`` and ``st.switch_page``."""
-    return PAGES_DIR / script

@@ -37,7 +37,7 @@ SANDBOX_EMAIL = "sandbox@example.com"
 SMSES, SIMPLEAPI = "smses", "simpleapi"  # the endpoint a message came through, as stored
 from .validation import SendRequest, parse_message_ids, require_object, validate_send
 
-ENDPOINTS = ("smses", "simpleapi", "reports")
+ENDPOINTS = (SMSES, SIMPLEAPI, "reports")
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS messages (
